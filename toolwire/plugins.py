@@ -14,6 +14,7 @@ from toolwire.api.protocol import (
     ToolCall,
 )
 from toolwire.formats.base import ToolParser, ToolParserManager
+from toolwire.formats.reasoning import ReasoningParser, ReasoningParserManager
 
 __all__ = [
     "ChatCompletionRequest",
@@ -22,6 +23,8 @@ __all__ = [
     "DeltaToolCall",
     "ExtractedToolCallInformation",
     "FunctionCall",
+    "ReasoningParser",
+    "ReasoningParserManager",
     "ToolCall",
     "ToolParser",
     "ToolParserManager",

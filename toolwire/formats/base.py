@@ -6,7 +6,7 @@ import importlib.util
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from toolwire.api.protocol import ChatCompletionRequest, DeltaMessage, ExtractedToolCallInformation
 
@@ -17,6 +17,10 @@ class ToolParser:
     One instance parses one response (one choice): the streaming methods keep state between calls.
     `tokenizer` is a Hugging Face tokenizer or None; built-in parsers work on text alone.
     """
+
+    # A parser that only looks at `delta_text` sets this to False; the caller then passes "" for
+    # `previous_text` and `current_text` instead of rebuilding the whole reply on every delta.
+    reads_full_text: ClassVar[bool] = True
 
     def __init__(self, tokenizer: Any = None):
         self.model_tokenizer = tokenizer
