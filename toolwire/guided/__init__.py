@@ -1,0 +1,31 @@
+"""Constrained decoding: tool calls in each family's own format, JSON, regex, choice and grammars.
+
+How the server uses it (once per served tokenizer, then per request):
+
+    guided = GuidedDecoding.for_tokenizer(tokenizer, vocab_size=model_vocab_size)
+    spec = spec_from_request(request, tool_parser="hermes",
+                             reasoning=reasoning_for(reasoning_parser, request, prompt_text))
+    if spec is not None:
+        compiled = await guided.compile_async(spec)   # GuidedDecodingError -> 400
+        sampling_params.constraint_factory = compiled  # engine: one constraint per sequence
+
+Each constraint implements the engine's hook (fill_bitmask / accept_token / is_terminated).
+"""
+
+from toolwire.guided.backend import GrammarBackend, XGrammarBackend
+from toolwire.guided.constraint import XGrammarConstraint, fill_bitmasks
+from toolwire.guided.errors import GuidedDecodingError
+from toolwire.guided.layouts import PythonicLayout, register_format, resolve_layout
+from toolwire.guided.request import reasoning_for, spec_from_request, text_spec
+from toolwire.guided.service import CompiledConstraint, GrammarCache, GuidedDecoding
+from toolwire.guided.specs import (
+    ChoiceSpec, GrammarSpec, GuidedSpec, JsonSpec, Reasoning, RegexSpec, Tool, ToolCallsSpec, spec_key,
+)
+from toolwire.guided.structure import GrammarRequest, build_grammar
+
+__all__ = [
+    "ChoiceSpec", "CompiledConstraint", "GrammarBackend", "GrammarCache", "GrammarRequest", "GrammarSpec",
+    "GuidedDecoding", "GuidedDecodingError", "GuidedSpec", "JsonSpec", "PythonicLayout", "Reasoning",
+    "RegexSpec", "Tool", "ToolCallsSpec", "XGrammarBackend", "XGrammarConstraint", "build_grammar", "fill_bitmasks",
+    "reasoning_for", "register_format", "resolve_layout", "spec_from_request", "spec_key", "text_spec",
+]

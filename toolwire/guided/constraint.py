@@ -1,0 +1,98 @@
+"""The per-sequence constraint the engine drives: xgrammar's matcher behind the engine's hook.
+
+The engine (toolwire.engine.constraint.TokenConstraint) calls, per decode step, `fill_bitmask` on a
+helper thread while the forward pass runs, then `accept_token` with the sampled token and
+`is_terminated` to end the sequence. The matcher ends once it has accepted a stop token at a place
+where the grammar is complete.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+
+class XGrammarConstraint:
+    __slots__ = ("_matcher", "_stop_token_ids", "_width", "num_accepted")
+
+    def __init__(self, compiled: Any, stop_token_ids: list[int], vocab_size: int):
+        import xgrammar as xgr
+
+        self._matcher = xgr.GrammarMatcher(compiled)
+        self._stop_token_ids = stop_token_ids
+        self._width = (vocab_size + 31) // 32
+        self.num_accepted = 0
+
+    def fill_bitmask(self, bitmask_row: torch.Tensor) -> bool:
+        """Write the allowed next tokens into bitmask_row (int32, CPU, one row); returns whether
+        anything is disallowed (False: the mask allows every token and need not be applied).
+
+        A row wider than the grammar's vocabulary (a model whose lm_head has padding rows) gets
+        the extra tokens disallowed."""
+        if bitmask_row.shape[0] != self._width:
+            bitmask_row[self._width:] = 0
+            bitmask_row = bitmask_row[:self._width]
+        if self._matcher.is_terminated():
+            bitmask_row.zero_()
+            for token_id in self._stop_token_ids:
+                word, bit = divmod(token_id, 32)
+                bitmask_row[word] |= (1 << bit) - (1 << 32 if bit == 31 else 0)
+            return True
+        return bool(self._matcher.fill_next_token_bitmask(bitmask_row))
+
+    def accept_token(self, token_id: int) -> bool:
+        if self._matcher.accept_token(token_id):
+            self.num_accepted += 1
+            return True
+        return False
+
+    def is_terminated(self) -> bool:
+        return self._matcher.is_terminated()
+
+    def is_completed(self) -> bool:
+        """Whether the output so far is complete under the grammar (a stop token may come next)."""
+        return self._matcher.is_completed()
+
+    def rollback(self, num_tokens: int = 1) -> None:
+        """Forget the last `num_tokens` accepted tokens (speculative decoding, jump-forward retokenizing)."""
+        self._matcher.rollback(num_tokens)
+        self.num_accepted -= num_tokens
+
+    def jump_forward_text(self) -> str:
+        """The longest text the grammar forces from here (e.g. `", "arguments": ` after a name); the
+        engine may append it without running the model (retokenize it first)."""
+        return self._matcher.find_jump_forward_string()
+
+    def fork(self) -> "XGrammarConstraint":
+        """An independent copy at the same state (n > 1 choices that share a prefix, beam search)."""
+        clone = object.__new__(XGrammarConstraint)
+        clone._matcher = self._matcher.fork()
+        clone._stop_token_ids = self._stop_token_ids
+        clone._width = self._width
+        clone.num_accepted = self.num_accepted
+        return clone
+
+
+_batch_matcher = None
+
+
+def fill_bitmasks(constraints: list, bitmask: torch.Tensor) -> None:
+    """Fill row i of `bitmask` for constraints[i], all at once: xgrammar's constraints are filled by
+    its batch matcher on native threads (outside the GIL), any others one by one."""
+    global _batch_matcher
+    native = [i for i, c in enumerate(constraints)
+              if type(c) is XGrammarConstraint and not c._matcher.is_terminated()]
+    if len(native) > 1:
+        if _batch_matcher is None:
+            import xgrammar as xgr
+
+            _batch_matcher = xgr.BatchGrammarMatcher()
+        _batch_matcher.batch_fill_next_token_bitmask(
+            [constraints[i]._matcher for i in native], bitmask, native)
+        done = set(native)
+    else:
+        done = set()
+    for i, constraint in enumerate(constraints):
+        if i not in done:
+            constraint.fill_bitmask(bitmask[i])

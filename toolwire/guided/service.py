@@ -1,0 +1,162 @@
+"""GuidedDecoding: compiles specs off the engine loop, caches them, and hands out constraints.
+
+One instance per served tokenizer. Compiles run on a small thread pool and come back as futures, so
+neither the HTTP event loop nor the engine loop waits on them; the same spec asked for twice (even
+while its first compile is still running) compiles once. Compiled grammars live in an LRU cache
+keyed by (tokenizer key, canonical spec JSON).
+
+    guided = GuidedDecoding.for_tokenizer(tokenizer, vocab_size=model_vocab_size)
+    compiled = await guided.compile_async(spec)     # GuidedDecodingError -> HTTP 400
+    params.constraint_factory = compiled             # the engine calls it once per sequence
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+import time
+from collections import OrderedDict
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from toolwire.guided.backend import GrammarBackend, XGrammarBackend
+from toolwire.guided.errors import GuidedDecodingError
+from toolwire.guided.schema import arguments_schema
+from toolwire.guided.specs import GuidedSpec, JsonSpec, ToolCallsSpec, spec_key
+from toolwire.guided.structure import GrammarRequest, build_grammar
+
+_PARAM_OF_KIND = {"json": "response_format", "regex": "guided_regex", "choice": "guided_choice",
+                  "grammar": "guided_grammar"}
+
+
+class CompiledConstraint:
+    """A compiled spec. Calling it makes a fresh per-sequence constraint: it is a constraint factory."""
+
+    __slots__ = ("spec", "request", "grammar", "backend", "compile_seconds")
+
+    def __init__(self, spec: GuidedSpec, request: GrammarRequest, grammar: Any, backend: GrammarBackend,
+                 compile_seconds: float):
+        self.spec = spec
+        self.request = request
+        self.grammar = grammar
+        self.backend = backend
+        self.compile_seconds = compile_seconds
+
+    def __call__(self):
+        return self.backend.new_constraint(self.grammar)
+
+    new_constraint = __call__
+
+
+@dataclass
+class CacheStats:
+    hits: int = 0
+    misses: int = 0
+    errors: int = 0
+    evictions: int = 0
+    compile_seconds: list[float] = field(default_factory=list)
+
+
+class GrammarCache:
+    """An LRU of compile futures keyed by (tokenizer key, spec key); failed compiles are not kept."""
+
+    def __init__(self, max_entries: int = 512):
+        self.max_entries = max_entries
+        self._entries: OrderedDict[tuple[str, str], Future] = OrderedDict()
+        self._lock = threading.Lock()
+        self.stats = CacheStats()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get_or_submit(self, key: tuple[str, str], submit) -> Future:
+        with self._lock:
+            future = self._entries.get(key)
+            if future is not None:
+                self._entries.move_to_end(key)
+                self.stats.hits += 1
+                return future
+            self.stats.misses += 1
+            future = submit()
+            self._entries[key] = future
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+                self.stats.evictions += 1
+        future.add_done_callback(lambda done: self._settle(key, done))
+        return future
+
+    def _settle(self, key: tuple[str, str], future: Future) -> None:
+        if future.cancelled() or future.exception() is not None:
+            with self._lock:
+                self.stats.errors += 1
+                if self._entries.get(key) is future:
+                    del self._entries[key]
+        else:
+            with self._lock:
+                self.stats.compile_seconds.append(future.result().compile_seconds)
+                del self.stats.compile_seconds[:-1024]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+class GuidedDecoding:
+    def __init__(self, backend: GrammarBackend, *, cache: GrammarCache | None = None,
+                 executor: ThreadPoolExecutor | None = None, max_workers: int | None = None):
+        self.backend = backend
+        self.cache = cache if cache is not None else GrammarCache()
+        self._executor = executor or ThreadPoolExecutor(
+            max_workers=max_workers or min(2, os.cpu_count() or 1), thread_name_prefix="toolwire-grammar")
+
+    @classmethod
+    def for_tokenizer(cls, tokenizer: Any, *, vocab_size: int | None = None,
+                      stop_token_ids: list[int] | None = None, compile_threads: int = 2,
+                      **kwargs: Any) -> "GuidedDecoding":
+        """`vocab_size`: the model's (lm_head rows); `stop_token_ids`: every token that ends a reply
+        (the engine's EOS set; default the tokenizer's EOS); `compile_threads`: xgrammar's threads
+        per compile."""
+        backend = XGrammarBackend.from_tokenizer(tokenizer, vocab_size=vocab_size, stop_token_ids=stop_token_ids,
+                                                 max_threads=compile_threads)
+        return cls(backend, **kwargs)
+
+    def submit(self, spec: GuidedSpec) -> Future:
+        """Start compiling `spec` (or find it compiled); a future of its CompiledConstraint."""
+        key = (self.backend.tokenizer_key, spec_key(spec))
+        return self.cache.get_or_submit(key, lambda: self._executor.submit(self._compile, spec))
+
+    def compile(self, spec: GuidedSpec, timeout: float | None = None) -> CompiledConstraint:
+        return self.submit(spec).result(timeout)
+
+    async def compile_async(self, spec: GuidedSpec) -> CompiledConstraint:
+        return await asyncio.wrap_future(self.submit(spec))
+
+    def shutdown(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    def _compile(self, spec: GuidedSpec) -> CompiledConstraint:
+        started = time.perf_counter()
+        request = build_grammar(spec)
+        try:
+            grammar = self.backend.compile(request)
+        except GuidedDecodingError as exc:
+            raise self._explain(spec, exc) from exc
+        return CompiledConstraint(spec, request, grammar, self.backend, time.perf_counter() - started)
+
+    def _explain(self, spec: GuidedSpec, exc: GuidedDecodingError) -> GuidedDecodingError:
+        """The compile error, naming the tool whose schema caused it when there is one."""
+        if isinstance(spec, ToolCallsSpec):
+            check = getattr(self.backend, "check_json_schema", None)
+            for tool in spec.callable_tools if check else ():
+                try:
+                    check(arguments_schema(tool, spec))
+                except GuidedDecodingError as tool_exc:
+                    return GuidedDecodingError(
+                        f"tool {tool.name!r}: its parameters schema cannot be used for constrained "
+                        f"decoding: {tool_exc}", tool=tool.name, param="tools")
+            return GuidedDecodingError(f"the tool-call grammar cannot be compiled: {exc}", param="tools")
+        param = _PARAM_OF_KIND.get(spec.kind)
+        what = "response_format schema" if isinstance(spec, JsonSpec) else param
+        return GuidedDecodingError(f"the {what} cannot be compiled: {exc}", param=param)
