@@ -1,47 +1,31 @@
-"""The `toolwire` command: serve, and the benchmark commands."""
+"""The `toolwire` command: the server, the client demo, the measuring instruments."""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 
-
-def _serve(args: argparse.Namespace, rest: list[str]) -> int:
-    print(
-        "toolwire serve: not yet — the OpenAI-compatible server lands with the server issue. "
-        "The tool-call formats and the engine are usable from Python meanwhile.",
-        file=sys.stderr,
-    )
-    return 2
-
-
-def _bench_parsers(args: argparse.Namespace, rest: list[str]) -> int:
-    from toolwire.bench import parsers
-
-    return parsers.main(rest) or 0
-
-
-def _bench_engine(args: argparse.Namespace, rest: list[str]) -> int:
-    from toolwire.bench import engine
-
-    return engine.main(rest) or 0
-
-
+# command -> (module whose `main(argv)` runs it, help line). Modules load only when their command runs.
 COMMANDS = {
-    "serve": (_serve, "start the OpenAI-compatible server"),
-    "bench-parsers": (_bench_parsers, "measure tool-call parsing cost per KB, per format"),
-    "bench-engine": (_bench_engine, "measure the engine in-process on the default model"),
+    "serve": ("toolwire.serve", "start the OpenAI-compatible server (default model: SmolLM2-135M-Instruct)"),
+    "demo": ("toolwire.client.demo", "run the guide's weather example end to end against a server"),
+    "bench": ("toolwire.bench.serve_bench", "load-test any OpenAI-compatible server (tok/s, TTFT, TPOT)"),
+    "eval": ("toolwire.evals.cli", "evaluate tool calling on BFCL data against any OpenAI-compatible server"),
+    "bench-engine": ("toolwire.bench.engine", "measure the engine in-process on the default model"),
+    "bench-parsers": ("toolwire.bench.parsers", "measure tool-call parsing cost per KB, per format"),
+    "bench-guided": ("toolwire.bench.guided", "measure grammar compile and mask-fill cost"),
 }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="toolwire", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (_, help_text) in COMMANDS.items():
         sub.add_parser(name, help=help_text, add_help=False)
     args, rest = parser.parse_known_args(argv)
-    handler, _ = COMMANDS[args.command]
-    return handler(args, rest)
+    module_name, _ = COMMANDS[args.command]
+    return importlib.import_module(module_name).main(rest) or 0
 
 
 if __name__ == "__main__":
