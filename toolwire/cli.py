@@ -18,14 +18,20 @@ COMMANDS = {
 }
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="toolwire", description=__doc__)
+def dispatch(prog: str, description: str | None, commands: dict[str, tuple[str, str]],
+             argv: list[str] | None) -> int:
+    """Runs `main(rest_of_argv)` of the module registered for the first argument."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name, (_, help_text) in COMMANDS.items():
+    for name, (_, help_text) in commands.items():
         sub.add_parser(name, help=help_text, add_help=False)
     args, rest = parser.parse_known_args(argv)
-    module_name, _ = COMMANDS[args.command]
+    module_name, _ = commands[args.command]
     return importlib.import_module(module_name).main(rest) or 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return dispatch("toolwire", __doc__, COMMANDS, argv)
 
 
 if __name__ == "__main__":

@@ -393,3 +393,39 @@ class ErrorInfo(OpenAIModel):
 
 class ErrorResponse(OpenAIModel):
     error: ErrorInfo
+
+
+# ---------------------------------------------------------------- tokenizer endpoints (vLLM's shapes)
+
+
+class TokenizeRequest(OpenAIModel):
+    """Either `prompt` (text) or `messages` (rendered with the chat template first)."""
+
+    model: str | None = None
+    prompt: str | None = None
+    messages: list[ChatMessage] | None = None
+    tools: list[ChatCompletionToolParam] | None = None
+    add_special_tokens: bool = True
+    add_generation_prompt: bool = True
+    chat_template_kwargs: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _one_input(self) -> "TokenizeRequest":
+        if (self.prompt is None) == (self.messages is None):
+            raise ValueError("give exactly one of `prompt` and `messages`")
+        return self
+
+
+class TokenizeResponse(OpenAIModel):
+    count: int
+    max_model_len: int
+    tokens: list[int]
+
+
+class DetokenizeRequest(OpenAIModel):
+    model: str | None = None
+    tokens: list[int]
+
+
+class DetokenizeResponse(OpenAIModel):
+    prompt: str

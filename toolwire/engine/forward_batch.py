@@ -30,6 +30,9 @@ class ForwardBatch:
     # [B'] int64: indices into T of the tokens whose logits the engine needs (usually each
     # sequence's last new token; none for a prefill chunk that does not finish the prompt).
     logits_indices: torch.Tensor
+    # [B] int32 on the model's device: context_lens as a tensor. Under CUDA graphs (pure decode) the
+    # Python lists above are frozen at capture time, so the attention must read lengths from here.
+    context_lens_tensor: torch.Tensor | None = None
 
     @property
     def num_tokens(self) -> int:

@@ -1,0 +1,105 @@
+"""What a user sees when a model cannot be loaded: a ModelLoadError whose message names the path."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from safetensors.torch import load_file, save_file
+
+from tests.models.tiny_gguf import save_tiny_gguf
+from tests.models.tiny_models import build_tiny_hf_model, save_tiny_model
+from toolwire.models import ModelLoadError, load_model
+
+
+def load(path, **kwargs):
+    return load_model(str(path), device="cpu", weights="exact", progress=False, **kwargs)
+
+
+def test_missing_path(tmp_path):
+    missing = tmp_path / "nowhere" / "model.gguf"
+    with pytest.raises(ModelLoadError, match="no such file") as error:
+        load(missing)
+    assert str(missing) in str(error.value)
+
+
+def test_corrupt_gguf(tmp_path):
+    path = tmp_path / "corrupt.gguf"
+    path.write_bytes(b"this is not a gguf file at all" * 10)
+    with pytest.raises(ModelLoadError, match="not a GGUF file") as error:
+        load(path)
+    assert str(path) in str(error.value)
+
+
+def test_truncated_gguf(tmp_path):
+    path = save_tiny_gguf("llama", build_tiny_hf_model("llama"), tmp_path / "tiny.gguf")
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) * 2 // 3])
+    with pytest.raises(ModelLoadError, match="truncated") as error:
+        load(path)
+    assert str(path) in str(error.value)
+
+
+def test_gguf_header_cut_short(tmp_path):
+    path = save_tiny_gguf("llama", build_tiny_hf_model("llama"), tmp_path / "tiny.gguf")
+    path.write_bytes(path.read_bytes()[:200])
+    with pytest.raises(ModelLoadError, match="not a valid GGUF file") as error:
+        load(path)
+    assert str(path) in str(error.value)
+
+
+def test_folder_without_config(tmp_path):
+    with pytest.raises(ModelLoadError, match="no config.json") as error:
+        load(tmp_path)
+    assert str(tmp_path) in str(error.value)
+
+
+def test_unsupported_architecture(tmp_path):
+    folder, _ = save_tiny_model("llama", tmp_path / "m")
+    config = json.loads((folder / "config.json").read_text())
+    config["model_type"] = "gpt_neox"
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ModelLoadError, match="gpt_neox.*not supported") as error:
+        load(folder)
+    assert str(folder) in str(error.value)
+
+
+def test_missing_tensor(tmp_path):
+    folder, _ = save_tiny_model("qwen2", tmp_path / "m")
+    tensors = load_file(folder / "model.safetensors")
+    del tensors["model.layers.1.mlp.down_proj.weight"]
+    save_file(tensors, folder / "model.safetensors", metadata={"format": "pt"})
+    with pytest.raises(ModelLoadError, match=r"missing tensor model\.layers\.1\.mlp\.down_proj\.weight") as error:
+        load(folder)
+    assert str(folder) in str(error.value)
+
+
+def test_weights_that_do_not_fit_the_config(tmp_path):
+    folder, _ = save_tiny_model("llama", tmp_path / "m")
+    config = json.loads((folder / "config.json").read_text())
+    config["intermediate_size"] = 100
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ModelLoadError, match="gate_proj.weight") as error:
+        load(folder)
+    assert str(folder) in str(error.value)
+
+
+def test_corrupt_safetensors(tmp_path):
+    folder, _ = save_tiny_model("llama", tmp_path / "m")
+    (folder / "model.safetensors").write_bytes(b"\x00" * 64)
+    with pytest.raises(ModelLoadError) as error:
+        load(folder)
+    assert str(folder) in str(error.value)
+
+
+def test_unreachable_hub_id(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ModelLoadError, match="some-org/some-model.*hub"):
+        load("some-org/some-model")
+
+
+@pytest.mark.parametrize("option, value", [("dtype", "float64"), ("device", "tpu"), ("weights", "int3"),
+                                           ("weights", "int8/bf16/exact")])
+def test_bad_options(option, value, tmp_path):
+    with pytest.raises(ModelLoadError, match=option):
+        load_model(str(tmp_path), progress=False, **{option: value})

@@ -1,0 +1,63 @@
+"""What chat and text completions share: request fields -> SamplingParams, and noticing a client
+that went away while a non-streaming request runs."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Callable
+
+from fastapi import Request
+
+from toolwire.api.errors import APIError
+from toolwire.api.protocol import SamplingFields
+from toolwire.engine.sampling_params import SamplingParams
+
+# Request fields that --override-generation-config may give defaults to.
+GENERATION_DEFAULT_KEYS = ("temperature", "top_p", "top_k", "min_p", "repetition_penalty",
+                           "presence_penalty", "frequency_penalty", "max_tokens", "seed")
+
+
+def build_sampling_params(request: SamplingFields, max_tokens: int, state, logprobs: int | None,
+                          skip_special_tokens: bool | None = None) -> SamplingParams:
+    defaults = state.generation_defaults
+
+    def pick(name: str, fallback):
+        value = getattr(request, name, None)
+        if value is None:
+            value = defaults.get(name, fallback)
+        return value
+
+    logit_bias = {int(k): float(v) for k, v in (request.logit_bias or {}).items()}
+    try:
+        return SamplingParams(
+            n=request.n,
+            temperature=pick("temperature", 1.0),
+            top_p=pick("top_p", 1.0),
+            top_k=pick("top_k", 0),
+            min_p=pick("min_p", 0.0),
+            repetition_penalty=pick("repetition_penalty", 1.0),
+            presence_penalty=pick("presence_penalty", 0.0),
+            frequency_penalty=pick("frequency_penalty", 0.0),
+            logit_bias=logit_bias or None,
+            seed=pick("seed", None),
+            max_tokens=max_tokens,
+            min_tokens=request.min_tokens,
+            stop=request.stop_strings(),
+            stop_token_ids=list(request.stop_token_ids or []),
+            ignore_eos=request.ignore_eos,
+            logprobs=logprobs,
+            skip_special_tokens=request.skip_special_tokens if skip_special_tokens is None else skip_special_tokens,
+        )
+    except ValueError as exc:
+        raise APIError(str(exc), 400) from None
+
+
+async def watch_disconnect(raw_request: Request, gone: asyncio.Event, on_disconnect: Callable[[], None]) -> None:
+    """Wait for the client to go away (the body has been read, so the next message is the
+    disconnect), then set `gone` and call on_disconnect."""
+    while True:
+        message = await raw_request.receive()
+        if message["type"] == "http.disconnect":
+            gone.set()
+            on_disconnect()
+            return

@@ -1,0 +1,317 @@
+"""POST /v1/chat/completions.
+
+One path for both modes: the engine's outputs go through each choice's output pipeline (reasoning
+split, tool-call parsing) and then through ChoiceStream (tool_choice rules, content tidying,
+logprobs) which yields deltas. Streaming sends each delta as an SSE chunk; non-streaming joins the
+same deltas into the message. The two modes therefore cannot disagree.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+
+from toolwire.api.errors import APIError
+from toolwire.api.protocol import (
+    ChatCompletionRequest,
+    DeltaMessage,
+    DeltaToolCall,
+    TokenLogprob,
+    UsageInfo,
+    random_id,
+)
+from toolwire.api.sampling import build_sampling_params, watch_disconnect
+from toolwire.api.sse import DONE, sse_event
+from toolwire.api.state import ServerState
+from toolwire.api.validation import check_length, check_model, check_sampling, check_tools, check_unsupported
+from toolwire.chat.output import ChoiceAccumulator
+
+logger = logging.getLogger("toolwire.api.chat")
+
+
+# ---------------------------------------------------------------- one choice
+
+
+class ToolChoiceFilter:
+    """Applies tool_choice to a stream of tool-call deltas: a named function keeps only that
+    function's calls, `parallel_tool_calls: false` keeps only the first call. Kept calls are
+    renumbered 0, 1, 2, ... so clients that assemble by index see no gaps."""
+
+    def __init__(self, named: str | None, parallel: bool):
+        self.named, self.parallel = named, parallel
+        self._out_index: dict[int, int | None] = {}  # parser's index -> ours (None: dropped)
+        self.kept = 0
+
+    def __call__(self, calls: list[DeltaToolCall]) -> list[DeltaToolCall]:
+        kept = []
+        for call in calls:
+            if call.index not in self._out_index:
+                name = call.function.name if call.function else None
+                keep = (self.named is None or name == self.named) and (self.parallel or self.kept == 0)
+                self._out_index[call.index] = self.kept if keep else None
+                self.kept += keep
+            out = self._out_index[call.index]
+            if out is not None:
+                kept.append(call.model_copy(update={"index": out}))
+        return kept
+
+
+@dataclass
+class ChoiceEvent:
+    index: int
+    delta: DeltaMessage | None = None
+    logprobs: list[TokenLogprob] | None = None
+    finish_reason: str | None = None
+    stop_reason: int | str | None = None
+
+
+class ChoiceStream:
+    """Turns one choice's engine outputs into the deltas a client sees: the output pipeline
+    (reasoning split, tool parsing), then tool_choice's filter, plus logprobs and the finish reason."""
+
+    def __init__(self, index: int, pipeline: Any, tool_filter: ToolChoiceFilter, logprob_decoder):
+        self.index = index
+        self.pipeline = pipeline
+        self.tool_filter = tool_filter
+        self.decode_logprobs = logprob_decoder
+        self.completion_tokens = 0
+        self.cached_tokens = 0
+
+    def _filtered(self, delta: DeltaMessage | None) -> DeltaMessage | None:
+        if delta is None or not delta.tool_calls:
+            return delta
+        calls = self.tool_filter(delta.tool_calls)
+        if not calls and not delta.content and not delta.reasoning_content:
+            return None
+        return delta.model_copy(update={"tool_calls": calls})
+
+    def _parse(self, method: str, *args) -> DeltaMessage | None:
+        """The pipeline guards the parsers itself; this is the last net: if the pipeline fails, the
+        rest of the reply is plain content (a broken output is content, never a 500)."""
+        if self.pipeline is None:
+            return DeltaMessage(content=args[0]) if args and args[0] else None
+        try:
+            return self._filtered(getattr(self.pipeline, method)(*args))
+        except Exception:
+            logger.exception("output pipeline failed; the rest of choice %d is plain content", self.index)
+            self.pipeline = None
+            return DeltaMessage(content=args[0]) if args and args[0] else None
+
+    def step(self, output) -> ChoiceEvent:
+        self.completion_tokens = output.num_completion_tokens
+        self.cached_tokens = output.num_cached_tokens
+        delta = None
+        if output.new_text or output.new_token_ids:
+            delta = self._parse("feed", output.new_text, list(output.new_token_ids))
+        event = ChoiceEvent(self.index, delta, self.decode_logprobs(output.logprobs))
+        if output.finished:
+            final = self._parse("finish")
+            event.delta = _merge(event.delta, final) if event.delta and final else (event.delta or final)
+            reason = output.finish_reason
+            if self.tool_filter.kept and reason == "stop":
+                reason = "tool_calls"
+            event.finish_reason = reason
+            event.stop_reason = output.stop_reason
+        return event
+
+
+def _merge(first: DeltaMessage, second: DeltaMessage) -> DeltaMessage:
+    def join(a: str | None, b: str | None) -> str | None:
+        return (a or "") + (b or "") if (a or b) else None
+
+    return DeltaMessage(content=join(first.content, second.content),
+                        reasoning_content=join(first.reasoning_content, second.reasoning_content),
+                        tool_calls=list(first.tool_calls or []) + list(second.tool_calls or []))
+
+
+# ---------------------------------------------------------------- the handler
+
+
+class ChatHandler:
+    def __init__(self, state: ServerState):
+        self.state = state
+
+    async def create(self, request: ChatCompletionRequest, raw_request: Request) -> Response:
+        state = self.state
+        arrival = time.perf_counter()
+        check_model(request.model, state.served_names)
+        check_tools(request, state.tool_parser_class is not None)
+        check_sampling(request, state.vocab_size)
+        check_unsupported(request)
+        prompt_text, prompt_ids = state.chat_prompt(request)
+        request, choices = self._choices(request, prompt_text)
+        max_tokens = check_length(len(prompt_ids), request.max_new_tokens or state.generation_defaults.get(
+            "max_tokens"), state.max_model_len, "messages")
+        params = build_sampling_params(request, max_tokens, state, logprobs=(
+            (request.top_logprobs or 0) if request.logprobs else None))
+        state.check_engine_request(prompt_ids, params)
+
+        request_id = random_id("chatcmpl-")
+        created = int(time.time())
+        model_name = state.model_name
+        events = self._events(prompt_ids, params, request_id, choices, arrival)
+        if request.stream:
+            return StreamingResponse(
+                self._stream(events, request, request_id, created, model_name, len(prompt_ids), choices),
+                media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+        return await self._full(events, raw_request, request, request_id, created, model_name,
+                                len(prompt_ids), choices)
+
+    def _choices(self, request: ChatCompletionRequest,
+                 prompt_text: str | None) -> tuple[ChatCompletionRequest, list[ChoiceStream]]:
+        """One pipeline and parser instance per choice; the parser may adjust the request first."""
+        use_tools = bool(request.tools) and request.effective_tool_choice != "none"
+        parsers = [self.state.new_tool_parser() if use_tools else None for _ in range(request.n)]
+        if parsers[0] is not None:
+            request = parsers[0].adjust_request(request)
+        decoder = self.state.logprob_decoder(request.top_logprobs or 0)
+        choices = [ChoiceStream(i, self.state.output_pipeline(request, parser, prompt_text),
+                                ToolChoiceFilter(request.named_tool, request.parallel_tool_calls), decoder)
+                   for i, parser in enumerate(parsers)]
+        return request, choices
+
+    async def _events(self, prompt_ids: list[int], params, request_id: str, choices: list[ChoiceStream],
+                      arrival: float) -> AsyncIterator[ChoiceEvent]:
+        first = True
+        generator = self.state.engine.generate(prompt_ids, params, request_id)
+        try:
+            async for output in generator:
+                if first:
+                    first = False
+                    self.state.metrics.record_first_token(time.perf_counter() - arrival)
+                event = choices[output.index].step(output)
+                if event.finish_reason is not None:
+                    self.state.metrics.record_finish(event.finish_reason, choices[output.index].tool_filter.kept)
+                yield event
+        finally:
+            await generator.aclose()
+            self.state.metrics.record_usage(len(prompt_ids), sum(c.completion_tokens for c in choices),
+                                            max((c.cached_tokens for c in choices), default=0))
+
+    async def _full(self, events, raw_request: Request, request: ChatCompletionRequest, request_id: str,
+                    created: int, model_name: str, num_prompt_tokens: int,
+                    choices: list[ChoiceStream]) -> Response:
+        accumulators = [ChoiceAccumulator() for _ in choices]
+        logprobs: list[list[TokenLogprob]] = [[] for _ in choices]
+        finish: list[ChoiceEvent | None] = [None for _ in choices]
+        gone = asyncio.Event()
+        watcher = asyncio.create_task(
+            watch_disconnect(raw_request, gone, lambda: self.state.engine.abort(request_id)))
+        try:
+            async for event in events:
+                accumulators[event.index].add(event.delta)
+                logprobs[event.index].extend(event.logprobs or [])
+                if event.finish_reason is not None:
+                    finish[event.index] = event
+        finally:
+            watcher.cancel()
+            await events.aclose()
+        if gone.is_set():
+            self.state.metrics.record_abort()
+            raise APIError("client disconnected", 499, type="client_closed_request")
+
+        body_choices = []
+        for choice, accumulator in zip(choices, accumulators):
+            parsed = accumulator.result()
+            message: dict[str, Any] = {
+                "role": "assistant",
+                # null when the reply is only tool calls (or only reasoning), as OpenAI does
+                "content": parsed.content if parsed.content or parsed.tool_calls or parsed.reasoning_content
+                else "",
+                "reasoning_content": parsed.reasoning_content,
+            }
+            if parsed.tool_calls:
+                message["tool_calls"] = [call.model_dump() for call in parsed.tool_calls]
+            end = finish[choice.index]
+            body_choices.append({
+                "index": choice.index,
+                "message": message,
+                "logprobs": {"content": [lp.model_dump() for lp in logprobs[choice.index]]}
+                if request.logprobs else None,
+                "finish_reason": end.finish_reason if end else "abort",
+                "stop_reason": end.stop_reason if end else None,
+            })
+        completion_tokens = sum(c.completion_tokens for c in choices)
+        usage = UsageInfo(prompt_tokens=num_prompt_tokens, completion_tokens=completion_tokens,
+                          total_tokens=num_prompt_tokens + completion_tokens)
+        return JSONResponse({
+            "id": request_id, "object": "chat.completion", "created": created, "model": model_name,
+            "choices": body_choices, "usage": usage.model_dump(), "system_fingerprint": None,
+        })
+
+    async def _stream(self, events, request: ChatCompletionRequest, request_id: str, created: int,
+                      model_name: str, num_prompt_tokens: int, choices: list[ChoiceStream]) -> AsyncIterator[str]:
+        include_usage = bool(request.stream_options and request.stream_options.include_usage)
+        continuous = bool(include_usage and request.stream_options.continuous_usage_stats)
+
+        def chunk(choice_payloads: list[dict], usage: UsageInfo | None = None) -> str:
+            body: dict[str, Any] = {"id": request_id, "object": "chat.completion.chunk", "created": created,
+                                    "model": model_name, "choices": choice_payloads}
+            if include_usage:
+                body["usage"] = usage.model_dump() if usage is not None else None
+            return sse_event(_json(body))
+
+        def usage_now() -> UsageInfo:
+            completion = sum(c.completion_tokens for c in choices)
+            return UsageInfo(prompt_tokens=num_prompt_tokens, completion_tokens=completion,
+                             total_tokens=num_prompt_tokens + completion)
+
+        pending_logprobs: dict[int, list[TokenLogprob]] = {c.index: [] for c in choices}
+        try:
+            for choice in choices:
+                yield chunk([{"index": choice.index, "delta": {"role": "assistant", "content": ""},
+                              "logprobs": None, "finish_reason": None}], UsageInfo(
+                    prompt_tokens=num_prompt_tokens, total_tokens=num_prompt_tokens) if continuous else None)
+            async for event in events:
+                if event.logprobs:
+                    pending_logprobs[event.index].extend(event.logprobs)
+                if event.delta is None and event.finish_reason is None:
+                    continue
+                payload: dict[str, Any] = {"index": event.index, "delta": _delta_json(event.delta),
+                                           "logprobs": None, "finish_reason": event.finish_reason}
+                if request.logprobs:
+                    payload["logprobs"] = {"content": [lp.model_dump() for lp in pending_logprobs[event.index]]}
+                    pending_logprobs[event.index] = []
+                if event.finish_reason is not None:
+                    payload["stop_reason"] = event.stop_reason
+                yield chunk([payload], usage_now() if continuous else None)
+            if include_usage:
+                yield chunk([], usage_now())
+            yield DONE
+        except Exception as exc:  # the stream has begun: the error goes in it, as OpenAI's streams do
+            logger.exception("chat stream %s failed", request_id)
+            yield sse_event(_json({"error": {"message": f"{type(exc).__name__}: {exc}", "type": "server_error",
+                                             "param": None, "code": "internal_error"}}))
+            yield DONE
+        except BaseException:  # the client went away (cancelled, or the generator closed)
+            self.state.metrics.record_abort()
+            raise
+        finally:
+            await events.aclose()
+
+
+def _delta_json(delta: DeltaMessage | None) -> dict:
+    if delta is None:
+        return {}
+    out: dict[str, Any] = {}
+    if delta.role:
+        out["role"] = delta.role
+    if delta.content:
+        out["content"] = delta.content
+    if delta.reasoning_content:
+        out["reasoning_content"] = delta.reasoning_content
+    if delta.tool_calls:
+        out["tool_calls"] = [call.model_dump(exclude_none=True) for call in delta.tool_calls]
+    return out
+
+
+def _json(body: dict) -> str:
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":"))

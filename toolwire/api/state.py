@@ -1,0 +1,248 @@
+"""ServerState: everything one server holds (engine, tokenizer, chat template, parsers, limits) and
+build_state(), the startup sequence that makes it from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from toolwire.api.errors import APIError
+from toolwire.api.metrics import Metrics
+from toolwire.api.protocol import ChatCompletionRequest, TokenLogprob, TopLogprob
+from toolwire.formats.base import ToolParser, ToolParserManager
+
+logger = logging.getLogger("toolwire.serve")
+
+
+@dataclass
+class ServerState:
+    engine: Any  # toolwire.engine.async_engine.AsyncEngine
+    tokenizer: Any
+    model_name: str
+    served_names: list[str]
+    model_source: str | None
+    max_model_len: int
+    vocab_size: int | None
+    chat_template: Any
+    tool_parser_name: str | None
+    tool_parser_class: type[ToolParser] | None
+    reasoning_parser_name: str | None = None
+    reasoning_parser_class: Any = None
+    api_key: str | None = None
+    max_request_bytes: int = 16 * 1024 * 1024
+    # Defaults for sampling fields a request leaves unset (--override-generation-config).
+    generation_defaults: dict[str, Any] = field(default_factory=dict)
+    metrics: Metrics | None = None
+    # Where the chat template came from, and how the parser was chosen, for the startup message.
+    chat_template_origin: str = "the model's own"
+    tool_parser_origin: str = "--tool-call-parser"
+    _token_text: dict[int, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.metrics is None:
+            self.metrics = Metrics(self.model_name)
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        pass
+
+    def healthy(self) -> bool:
+        thread = getattr(self.engine, "_thread", None)
+        return thread is None or thread.is_alive()
+
+    async def shutdown(self) -> None:
+        await asyncio.to_thread(self.engine.shutdown)
+
+    async def engine_stats(self) -> dict[str, Any]:
+        try:
+            return await asyncio.wait_for(self.engine.get_stats(), timeout=5)
+        except (asyncio.TimeoutError, RuntimeError):
+            return {}
+
+    # -- tokens ------------------------------------------------------------------------------------
+
+    def encode(self, text: str, add_special_tokens: bool = False) -> list[int]:
+        return list(self.tokenizer.encode(text, add_special_tokens=add_special_tokens))
+
+    def decode(self, token_ids: list[int]) -> str:
+        return self.tokenizer.decode(token_ids, skip_special_tokens=False)
+
+    def token_text(self, token_id: int) -> str:
+        text = self._token_text.get(token_id)
+        if text is None:
+            text = self._token_text[token_id] = self.tokenizer.decode([token_id], skip_special_tokens=False)
+        return text
+
+    def logprob_decoder(self, top_n: int):
+        """A function from the engine's TokenLogprobs to OpenAI's chat logprob entries."""
+
+        def entry(token_id: int, logprob: float) -> dict:
+            text = self.token_text(token_id)
+            return {"token": text, "logprob": max(logprob, -9999.0), "bytes": list(text.encode("utf-8"))}
+
+        def decode(items) -> list[TokenLogprob] | None:
+            if not items:
+                return None
+            return [TokenLogprob(**entry(item.token_id, item.logprob),
+                                 top_logprobs=[TopLogprob(**entry(t, lp)) for t, lp in item.top_logprobs[:top_n]])
+                    for item in items]
+
+        return decode
+
+    def check_engine_request(self, prompt_ids: list[int], params) -> None:
+        try:
+            self.engine.engine.validate_request(prompt_ids, params)
+        except ValueError as exc:
+            raise APIError(str(exc), 400) from None
+
+    # -- chat --------------------------------------------------------------------------------------
+
+    def render_chat(self, messages, tools, add_generation_prompt: bool = True,
+                    chat_template_kwargs: dict | None = None,
+                    continue_final_message: bool = False) -> tuple[str, list[int]]:
+        """The rendered prompt and its token ids."""
+        from toolwire.chat.prompt import render_prompt
+        from toolwire.chat.rendering import PromptError, special_tokens_of
+
+        try:
+            prompt = render_prompt(
+                messages, self.chat_template, tools=tools, tool_parser=self.tool_parser_name,
+                add_generation_prompt=add_generation_prompt, continue_final_message=continue_final_message,
+                chat_template_kwargs=chat_template_kwargs, special_tokens=special_tokens_of(self.tokenizer))
+        except PromptError as exc:
+            raise APIError(str(exc), 400, param="messages", code="invalid_prompt") from None
+        return prompt, self.encode(prompt, add_special_tokens=False)
+
+    def render_chat_ids(self, messages, tools, add_generation_prompt: bool = True,
+                        chat_template_kwargs: dict | None = None) -> list[int]:
+        return self.render_chat(messages, tools, add_generation_prompt, chat_template_kwargs)[1]
+
+    def chat_prompt(self, request: ChatCompletionRequest) -> tuple[str, list[int]]:
+        # With tool_choice "none" the model is not told about the tools at all.
+        tools = request.tools if request.tools and request.effective_tool_choice != "none" else None
+        return self.render_chat(request.messages, tools, request.add_generation_prompt,
+                                request.chat_template_kwargs, request.continue_final_message)
+
+    def new_tool_parser(self) -> ToolParser | None:
+        return self.tool_parser_class(self.tokenizer) if self.tool_parser_class else None
+
+    def output_pipeline(self, request: ChatCompletionRequest, tool_parser: ToolParser | None,
+                        prompt_text: str | None):
+        from toolwire.chat.output import ChoiceOutputParser
+
+        reasoning = self.reasoning_parser_class(self.tokenizer) if self.reasoning_parser_class else None
+        return ChoiceOutputParser(request, reasoning_parser=reasoning, tool_parser=tool_parser,
+                                  prompt_text=prompt_text, parse_tools=tool_parser is not None)
+
+    def describe(self) -> str:
+        parser = (f"{self.tool_parser_name} ({self.tool_parser_origin})" if self.tool_parser_name
+                  else "none (requests with tools are refused)")
+        return (f"model {self.model_source or self.model_name} served as {', '.join(self.served_names)}; "
+                f"context {self.max_model_len} tokens; chat template: {self.chat_template_origin}; "
+                f"tool-call parser: {parser}; reasoning parser: {self.reasoning_parser_name or 'none'}")
+
+
+# ---------------------------------------------------------------- startup
+
+
+class StartupError(Exception):
+    pass
+
+
+def _tool_parser(args: argparse.Namespace) -> tuple[str | None, type[ToolParser] | None]:
+    if args.tool_parser_plugin:
+        try:
+            ToolParserManager.import_tool_parser(args.tool_parser_plugin)
+        except Exception as exc:
+            raise StartupError(f"--tool-parser-plugin {args.tool_parser_plugin}: {type(exc).__name__}: {exc}") \
+                from None
+    if not args.tool_call_parser:
+        return None, None
+    try:
+        return args.tool_call_parser, ToolParserManager.get_tool_parser(args.tool_call_parser)
+    except KeyError as exc:
+        raise StartupError(f"--tool-call-parser: {exc.args[0]}") from None
+
+
+def _reasoning_parser(name: str | None):
+    if not name:
+        return None
+    from toolwire.formats.reasoning import ReasoningParserManager
+
+    try:
+        return ReasoningParserManager.get_reasoning_parser(name)
+    except KeyError as exc:
+        raise StartupError(f"--reasoning-parser: {exc.args[0]}") from None
+
+
+def _generation_defaults(text: str | None) -> dict[str, Any]:
+    from toolwire.api.sampling import GENERATION_DEFAULT_KEYS
+
+    if not text:
+        return {}
+    try:
+        values = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise StartupError(f"--override-generation-config is not JSON: {exc}") from None
+    if not isinstance(values, dict):
+        raise StartupError("--override-generation-config must be a JSON object")
+    unknown = set(values) - set(GENERATION_DEFAULT_KEYS)
+    if unknown:
+        raise StartupError(f"--override-generation-config: unknown keys {sorted(unknown)}; "
+                           f"known: {', '.join(GENERATION_DEFAULT_KEYS)}")
+    return values
+
+
+def build_state(args: argparse.Namespace) -> ServerState:
+    """Plugin and parser names first (cheap, fail fast), then the model, template and engine."""
+    parser_name, parser_class = _tool_parser(args)
+    reasoning_class = _reasoning_parser(args.reasoning_parser)
+    defaults = _generation_defaults(getattr(args, "override_generation_config", None))
+
+    from toolwire.models.errors import ModelLoadError
+    from toolwire.models.loader import load_model
+
+    try:
+        loaded = load_model(args.model, dtype=args.dtype, device=args.device)
+    except ModelLoadError as exc:
+        raise StartupError(str(exc)) from None
+
+    from toolwire.chat.parser_detection import detect_tool_parser
+    from toolwire.chat.rendering import ChatTemplateError
+    from toolwire.chat.templates import read_model_templates, resolve_chat_template
+
+    try:
+        model_templates = read_model_templates(loaded.source) or loaded.chat_template
+        template = resolve_chat_template(args.chat_template, model_templates)
+    except (ChatTemplateError, OSError, ValueError) as exc:
+        raise StartupError(str(exc)) from None
+    parser_origin = "--tool-call-parser"
+    if parser_class is None:
+        choice = detect_tool_parser(template)
+        parser_name, parser_origin = choice.name, choice.reason
+        parser_class = ToolParserManager.get_tool_parser(parser_name)
+        logger.info("tool-call parser %r: %s", parser_name, choice.reason)
+
+    from toolwire.engine.async_engine import AsyncEngine
+    from toolwire.engine.config import EngineConfig
+
+    config = EngineConfig(
+        model=args.model, dtype=args.dtype, device=args.device, block_size=args.block_size,
+        kv_cache_memory=args.kv_cache_memory, max_num_seqs=args.max_num_seqs,
+        max_num_batched_tokens=args.max_num_batched_tokens, max_model_len=args.max_model_len,
+        enable_prefix_caching=args.enable_prefix_caching, enforce_eager=args.enforce_eager, seed=args.seed)
+    engine = AsyncEngine(config, loaded)
+
+    served = list(args.served_model_name or [loaded.name])
+    return ServerState(
+        engine=engine, tokenizer=loaded.tokenizer, model_name=served[0], served_names=served,
+        model_source=loaded.source, max_model_len=engine.max_model_len,
+        vocab_size=engine.engine.vocab_size, chat_template=template, tool_parser_name=parser_name,
+        tool_parser_class=parser_class, reasoning_parser_name=args.reasoning_parser,
+        reasoning_parser_class=reasoning_class, api_key=args.api_key, max_request_bytes=args.max_request_bytes,
+        generation_defaults=defaults, chat_template_origin=template.source, tool_parser_origin=parser_origin)
