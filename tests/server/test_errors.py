@@ -100,6 +100,15 @@ class TestBadRequests:
         error = assert_error(chat(http, tools=[tool]), 400, param="tools[0].function.parameters")
         assert "json schema" in error["message"].lower()
 
+    @pytest.mark.parametrize("tool_choice", ["auto", "required"])
+    def test_tool_schema_the_grammar_cannot_hold_names_the_tool(self, http, tool_choice):
+        """A valid JSON Schema that constrained decoding cannot compile: a 400 naming the tool, never a
+        500 and never an unconstrained fallback."""
+        odd = {"type": "function", "function": {"name": "odd_tool", "parameters": {
+            "type": "object", "properties": {"s": {"type": "string", "pattern": "(?<=a)b"}}}}}
+        error = assert_error(chat(http, tools=[WEATHER_TOOL, odd], tool_choice=tool_choice), 400, param="tools")
+        assert "odd_tool" in error["message"]
+
     def test_tool_without_function(self, http):
         assert_error(chat(http, tools=[{"type": "function"}]), 400)
 
@@ -168,10 +177,14 @@ class TestBadRequests:
     def test_stream_options_without_stream(self, http):
         assert_error(chat(http, stream_options={"include_usage": True}), 400, param="stream_options")
 
-    def test_unsupported_fields_are_refused_not_ignored(self, http):
-        # Until constrained decoding lands (issue 5), these would be silent downgrades.
-        assert_error(chat(http, response_format={"type": "json_object"}), 400, param="response_format")
-        assert_error(chat(http, guided_regex="a+"), 400, param="guided_regex")
+    def test_constraints_that_cannot_be_built_are_refused(self, http):
+        assert_error(chat(http, guided_regex="a+", guided_choice=["a"]), 400, param="guided_choice")
+        assert_error(chat(http, guided_regex="(unclosed"), 400, param="guided_regex")
+        assert_error(chat(http, guided_json="{not json"), 400, param="guided_json")
+        assert_error(chat(http, response_format={"type": "json_object"}, guided_regex="a+"), 400,
+                     param="guided_regex")
+        assert_error(chat(http, tools=[WEATHER_TOOL], tool_choice="required", guided_choice=["a", "b"]), 400,
+                     param="tool_choice")
 
     def test_tokenize_needs_input(self, http):
         assert_error(http.post("/tokenize", json={}), 400)

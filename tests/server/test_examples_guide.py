@@ -111,7 +111,6 @@ def test_run_with_tools(guide_client):
     assert trace[-1].choices[0].finish_reason in ("stop", "length")
 
 
-@pytest.mark.xfail(strict=False, reason="constrained decoding: issue 5")
 def test_run_with_tools_calls_are_schema_valid(guide_client):
     response = guide_client.chat.completions.create(
         model=MODEL_ID, messages=[{"role": "user", "content": "What's the weather in San Francisco?"}],

@@ -15,7 +15,6 @@ from tests.server.helpers import MODEL_ID, assert_valid_calls
 
 pytestmark = pytest.mark.slow
 
-CONSTRAINED = pytest.mark.xfail(strict=False, reason="constrained decoding: issue 5")
 
 tools = [
     {
@@ -92,7 +91,6 @@ def test_non_streaming_other_tool_choices(url, tool_choice):
         assert not choice["message"].get("tool_calls")
 
 
-@CONSTRAINED
 def test_required_yields_a_schema_valid_call(url):
     data = {"model": MODEL_ID, "messages": [{"role": "user", "content": "What's the weather in Beijing?"}],
             "tools": tools, "tool_choice": "required"}
@@ -159,8 +157,7 @@ def test_multi_turn_conversation(url):
     }).json()
 
     assistant = response1["choices"][0]["message"]
-    if not assistant.get("tool_calls"):
-        pytest.xfail("constrained decoding: issue 5 (the model wrote no call, so there is no second turn)")
+    assert assistant.get("tool_calls"), "a named tool_choice must yield that call"
     tool_call = assistant["tool_calls"][0]
     messages.append(response1["choices"][0]["message"])
 
@@ -229,7 +226,6 @@ def test_force_specific_tool(url):
     check_message(choice)
 
 
-@CONSTRAINED
 def test_force_specific_tool_always_calls_it(url):
     data = {"messages": [{"role": "user", "content": "Tell me a joke."}], "tools": tools,
             "tool_choice": {"type": "function", "function": {"name": "get_weather"}}}

@@ -31,37 +31,14 @@ from toolwire.api.protocol import (
 from toolwire.api.sampling import build_sampling_params, watch_disconnect
 from toolwire.api.sse import DONE, sse_event
 from toolwire.api.state import ServerState
-from toolwire.api.validation import check_length, check_model, check_sampling, check_tools, check_unsupported
+from toolwire.api.validation import check_length, check_model, check_sampling, check_tools
 from toolwire.chat.output import ChoiceAccumulator
+from toolwire.chat.tool_choice import ToolChoiceFilter
 
 logger = logging.getLogger("toolwire.api.chat")
 
 
 # ---------------------------------------------------------------- one choice
-
-
-class ToolChoiceFilter:
-    """Applies tool_choice to a stream of tool-call deltas: a named function keeps only that
-    function's calls, `parallel_tool_calls: false` keeps only the first call. Kept calls are
-    renumbered 0, 1, 2, ... so clients that assemble by index see no gaps."""
-
-    def __init__(self, named: str | None, parallel: bool):
-        self.named, self.parallel = named, parallel
-        self._out_index: dict[int, int | None] = {}  # parser's index -> ours (None: dropped)
-        self.kept = 0
-
-    def __call__(self, calls: list[DeltaToolCall]) -> list[DeltaToolCall]:
-        kept = []
-        for call in calls:
-            if call.index not in self._out_index:
-                name = call.function.name if call.function else None
-                keep = (self.named is None or name == self.named) and (self.parallel or self.kept == 0)
-                self._out_index[call.index] = self.kept if keep else None
-                self.kept += keep
-            out = self._out_index[call.index]
-            if out is not None:
-                kept.append(call.model_copy(update={"index": out}))
-        return kept
 
 
 @dataclass
@@ -84,6 +61,7 @@ class ChoiceStream:
         self.decode_logprobs = logprob_decoder
         self.completion_tokens = 0
         self.cached_tokens = 0
+        self.ended = False
 
     def _filtered(self, delta: DeltaMessage | None) -> DeltaMessage | None:
         if delta is None or not delta.tool_calls:
@@ -105,25 +83,38 @@ class ChoiceStream:
             self.pipeline = None
             return DeltaMessage(content=args[0]) if args and args[0] else None
 
-    def step(self, output) -> ChoiceEvent:
+    def step(self, output) -> ChoiceEvent | None:
+        """The next event, or None once the choice has ended (the engine may still be finishing)."""
+        if self.ended:
+            return None
         self.completion_tokens = output.num_completion_tokens
         self.cached_tokens = output.num_cached_tokens
         delta = None
         if output.new_text or output.new_token_ids:
             delta = self._parse("feed", output.new_text, list(output.new_token_ids))
         event = ChoiceEvent(self.index, delta, self.decode_logprobs(output.logprobs))
-        if output.finished:
-            final = self._parse("finish")
-            event.delta = _merge(event.delta, final) if event.delta and final else (event.delta or final)
+        if self.tool_filter.repeated:  # the model began repeating a call: the reply ends here
+            event.finish_reason = "tool_calls"
+        elif output.finished:
+            final = _merge(self._parse("finish"), _calls_delta(self.tool_filter.flush()))
+            event.delta = _merge(event.delta, final)
             reason = output.finish_reason
             if self.tool_filter.kept and reason == "stop":
                 reason = "tool_calls"
             event.finish_reason = reason
             event.stop_reason = output.stop_reason
+        self.ended = event.finish_reason is not None
         return event
 
 
-def _merge(first: DeltaMessage, second: DeltaMessage) -> DeltaMessage:
+def _calls_delta(calls: list[DeltaToolCall]) -> DeltaMessage | None:
+    return DeltaMessage(tool_calls=calls) if calls else None
+
+
+def _merge(first: DeltaMessage | None, second: DeltaMessage | None) -> DeltaMessage | None:
+    if first is None or second is None:
+        return first or second
+
     def join(a: str | None, b: str | None) -> str | None:
         return (a or "") + (b or "") if (a or b) else None
 
@@ -145,7 +136,6 @@ class ChatHandler:
         check_model(request.model, state.served_names)
         check_tools(request, state.tool_parser_class is not None)
         check_sampling(request, state.vocab_size)
-        check_unsupported(request)
         prompt_text, prompt_ids = state.chat_prompt(request)
         request, choices = self._choices(request, prompt_text)
         max_tokens = check_length(len(prompt_ids), request.max_new_tokens or state.generation_defaults.get(
@@ -153,6 +143,7 @@ class ChatHandler:
         params = build_sampling_params(request, max_tokens, state, logprobs=(
             (request.top_logprobs or 0) if request.logprobs else None))
         state.check_engine_request(prompt_ids, params)
+        params.constraint_factory = await state.chat_constraint(request, prompt_text)
 
         request_id = random_id("chatcmpl-")
         created = int(time.time())
@@ -188,9 +179,14 @@ class ChatHandler:
                     first = False
                     self.state.metrics.record_first_token(time.perf_counter() - arrival)
                 event = choices[output.index].step(output)
+                if event is None:
+                    continue
                 if event.finish_reason is not None:
                     self.state.metrics.record_finish(event.finish_reason, choices[output.index].tool_filter.kept)
                 yield event
+                if all(choice.ended for choice in choices) and not output.finished:
+                    self.state.engine.abort(request_id)  # ended early: free the sequences now
+                    break
         finally:
             await generator.aclose()
             self.state.metrics.record_usage(len(prompt_ids), sum(c.completion_tokens for c in choices),

@@ -21,7 +21,6 @@ from toolwire.api.validation import (
     check_length,
     check_model,
     check_sampling,
-    check_unsupported,
 )
 
 
@@ -66,7 +65,7 @@ class CompletionHandler:
         check_model(request.model, state.served_names)
         check_completion_request(request)
         check_sampling(request, state.vocab_size)
-        check_unsupported(request)
+        constraint = await state.text_constraint(request)
         prompts = []
         for i, prompt in enumerate(_prompts(request)):
             if isinstance(prompt, str):
@@ -81,6 +80,7 @@ class CompletionHandler:
             max_tokens = check_length(len(ids), request.max_tokens or state.generation_defaults.get("max_tokens")
                                       or 16, state.max_model_len, "prompt")
             params = build_sampling_params(request, max_tokens, state, logprobs=request.logprobs)
+            params.constraint_factory = constraint
             state.check_engine_request(ids, params)
             prompts.append((ids, text, params))
 

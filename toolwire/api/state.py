@@ -37,6 +37,10 @@ class ServerState:
     # Defaults for sampling fields a request leaves unset (--override-generation-config).
     generation_defaults: dict[str, Any] = field(default_factory=dict)
     metrics: Metrics | None = None
+    # Constrained decoding (toolwire.guided.GuidedDecoding) for this tokenizer, and what tool_choice
+    # auto constrains: "full" (names and argument schemas), "names" (arguments any JSON object), "off".
+    guided: Any = None
+    auto_tool_constraint: str = "full"
     # Where the chat template came from, and how the parser was chosen, for the startup message.
     chat_template_origin: str = "the model's own"
     tool_parser_origin: str = "--tool-call-parser"
@@ -56,6 +60,8 @@ class ServerState:
         return thread is None or thread.is_alive()
 
     async def shutdown(self) -> None:
+        if self.guided is not None:
+            self.guided.shutdown()
         await asyncio.to_thread(self.engine.shutdown)
 
     async def engine_stats(self) -> dict[str, Any]:
@@ -128,6 +134,47 @@ class ServerState:
         return self.render_chat(request.messages, tools, request.add_generation_prompt,
                                 request.chat_template_kwargs, request.continue_final_message)
 
+    # -- constrained decoding ----------------------------------------------------------------------
+
+    async def chat_constraint(self, request: ChatCompletionRequest, prompt_text: str):
+        """The compiled constraint the reply is held to (tool calls in the parser's format,
+        response_format, guided_*), or None. Compiles on the grammar thread pool: the engine and
+        other requests go on meanwhile. A spec that cannot be built or compiled is a 400."""
+        from toolwire.guided import GuidedDecodingError, reasoning_for, spec_from_request
+
+        try:
+            spec = spec_from_request(
+                request, self.tool_parser_name,
+                reasoning=reasoning_for(self.reasoning_parser_name, request, prompt_text),
+                constrain_auto=self.auto_tool_constraint != "off",
+                enforce_auto_arguments=self.auto_tool_constraint == "full")
+        except GuidedDecodingError as exc:
+            raise _guided_error(exc) from None
+        return await self._compile(spec)
+
+    async def text_constraint(self, request):
+        """The constraint of a text completion (response_format / guided_*), or None."""
+        from toolwire.guided import GuidedDecodingError, text_spec
+
+        try:
+            spec = text_spec(request)
+        except GuidedDecodingError as exc:
+            raise _guided_error(exc) from None
+        return await self._compile(spec)
+
+    async def _compile(self, spec):
+        from toolwire.guided import GuidedDecodingError
+
+        if spec is None:
+            return None
+        if self.guided is None:
+            raise APIError("this server was started without constrained decoding", 400,
+                           param="tool_choice", code="unsupported")
+        try:
+            return await self.guided.compile_async(spec)
+        except GuidedDecodingError as exc:
+            raise _guided_error(exc) from None
+
     def new_tool_parser(self) -> ToolParser | None:
         return self.tool_parser_class(self.tokenizer) if self.tool_parser_class else None
 
@@ -144,7 +191,13 @@ class ServerState:
                   else "none (requests with tools are refused)")
         return (f"model {self.model_source or self.model_name} served as {', '.join(self.served_names)}; "
                 f"context {self.max_model_len} tokens; chat template: {self.chat_template_origin}; "
-                f"tool-call parser: {parser}; reasoning parser: {self.reasoning_parser_name or 'none'}")
+                f"tool-call parser: {parser}; reasoning parser: {self.reasoning_parser_name or 'none'}; "
+                f"constrained decoding: {self.guided.backend.name if self.guided else 'off'} "
+                f"(tool_choice auto: {self.auto_tool_constraint})")
+
+
+def _guided_error(exc) -> APIError:
+    return APIError(str(exc), 400, param=exc.param, code="invalid_tool_schema" if exc.tool else None)
 
 
 # ---------------------------------------------------------------- startup
@@ -238,6 +291,11 @@ def build_state(args: argparse.Namespace) -> ServerState:
         enable_prefix_caching=args.enable_prefix_caching, enforce_eager=args.enforce_eager, seed=args.seed)
     engine = AsyncEngine(config, loaded)
 
+    from toolwire.guided import GuidedDecoding
+
+    guided = GuidedDecoding.for_tokenizer(loaded.tokenizer, vocab_size=engine.engine.vocab_size,
+                                          stop_token_ids=sorted(engine.engine.eos_token_ids))
+
     served = list(args.served_model_name or [loaded.name])
     return ServerState(
         engine=engine, tokenizer=loaded.tokenizer, model_name=served[0], served_names=served,
@@ -245,4 +303,5 @@ def build_state(args: argparse.Namespace) -> ServerState:
         vocab_size=engine.engine.vocab_size, chat_template=template, tool_parser_name=parser_name,
         tool_parser_class=parser_class, reasoning_parser_name=args.reasoning_parser,
         reasoning_parser_class=reasoning_class, api_key=args.api_key, max_request_bytes=args.max_request_bytes,
-        generation_defaults=defaults, chat_template_origin=template.source, tool_parser_origin=parser_origin)
+        generation_defaults=defaults, chat_template_origin=template.source, tool_parser_origin=parser_origin,
+        guided=guided, auto_tool_constraint=args.auto_tool_constraint)

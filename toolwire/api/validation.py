@@ -97,18 +97,6 @@ def check_sampling(request: SamplingFields, vocab_size: int | None) -> None:
         raise APIError("stream_options is only allowed when stream is true", 400, param="stream_options")
 
 
-def check_unsupported(request: SamplingFields) -> None:
-    """Fields the server cannot honour yet: refused, never silently ignored."""
-    response_format = getattr(request, "response_format", None)
-    if response_format is not None and response_format.type != "text":
-        raise APIError(f"response_format {response_format.type!r} is not supported yet (it needs constrained "
-                       "decoding)", 400, param="response_format", code="unsupported")
-    for name in ("guided_json", "guided_regex", "guided_choice", "guided_grammar"):
-        if getattr(request, name, None) is not None:
-            raise APIError(f"{name} is not supported yet (it needs constrained decoding)", 400, param=name,
-                           code="unsupported")
-
-
 def check_length(prompt_tokens: int, max_tokens: int | None, max_model_len: int, param: str) -> int:
     """Returns the max_tokens to use: the request's, or all the context that is left."""
     if prompt_tokens >= max_model_len:

@@ -6,6 +6,7 @@ Per group of entries (every rate is a share of all the group's entries):
 - `valid_call_rate`: the response has at least one call, and every call names an offered tool and
   has arguments that are a JSON object valid against the tool's converted schema (jsonschema);
 - `no_call_rate`: a response came, with no tool call in it;
+- `truncated_rate`: the reply was cut by max_tokens (finish_reason `length`);
 - `http_error_rate`: no usable response (HTTP error status, timeout, connection failure, malformed
   body or stream);
 - `mean_latency_s`: mean request time over the entries that got a response;
@@ -22,7 +23,8 @@ from typing import Any
 
 from toolwire.evals.bfcl.runner import EntryResult
 
-METRICS = ("accuracy", "valid_call_rate", "no_call_rate", "http_error_rate", "mean_latency_s", "count")
+METRICS = ("accuracy", "valid_call_rate", "no_call_rate", "truncated_rate", "http_error_rate", "mean_latency_s",
+           "count")
 
 
 def figures(results: list[EntryResult]) -> dict[str, Any]:
@@ -36,6 +38,7 @@ def figures(results: list[EntryResult]) -> dict[str, Any]:
         "accuracy": share(r.correct for r in results),
         "valid_call_rate": share(r.schema_valid for r in results),
         "no_call_rate": share(r.no_call for r in results),
+        "truncated_rate": share(r.truncated for r in results),
         "http_error_rate": share(r.http_error for r in results),
         "mean_latency_s": round(sum(answered) / len(answered), 4) if answered else None,
         "count": count,
@@ -60,7 +63,7 @@ def summarize(results: list[EntryResult], config: dict[str, Any] | None = None) 
 
 
 def table(summary: dict[str, Any]) -> str:
-    header = ["category", "count", "accuracy", "valid_calls", "no_call", "http_error", "latency_s"]
+    header = ["category", "count", "accuracy", "valid_calls", "no_call", "truncated", "http_error", "latency_s"]
     rows = [[name, *(_cells(figs))] for name, figs in summary["categories"].items()]
     if len(summary["categories"]) > 1:
         rows.append(["overall", *_cells(summary)])
@@ -75,5 +78,5 @@ def table(summary: dict[str, Any]) -> str:
 def _cells(figs: dict[str, Any]) -> list[str]:
     latency = figs["mean_latency_s"]
     return [str(figs["count"]), f"{figs['accuracy']:.3f}", f"{figs['valid_call_rate']:.1%}",
-            f"{figs['no_call_rate']:.1%}", f"{figs['http_error_rate']:.1%}",
+            f"{figs['no_call_rate']:.1%}", f"{figs['truncated_rate']:.1%}", f"{figs['http_error_rate']:.1%}",
             "-" if latency is None else f"{latency:.2f}"]

@@ -53,6 +53,7 @@ class EntryResult:
     category: str
     request: dict[str, Any]
     message: dict[str, Any] | None = None
+    finish_reason: str | None = None
     calls: list[dict[str, Any]] = field(default_factory=list)
     verdict: str = "error"  # correct | wrong | error (no usable response)
     reason: str = ""
@@ -68,6 +69,11 @@ class EntryResult:
     @property
     def http_error(self) -> bool:
         return self.verdict == "error"
+
+    @property
+    def truncated(self) -> bool:
+        """The reply was cut by max_tokens (a call cut short cannot match its schema)."""
+        return self.finish_reason == "length"
 
     @property
     def no_call(self) -> bool:
@@ -150,7 +156,7 @@ async def evaluate_entry(client: httpx.AsyncClient, entry: BfclEntry, config: Ev
     result = EntryResult(id=entry.id, category=entry.category, request=request_summary(body))
     started = time.perf_counter()
     try:
-        message, status = await _send(client, body, config)
+        message, result.finish_reason, status = await _send(client, body, config)
         result.http_status = status
     except httpx.HTTPStatusError as exc:
         result.latency_s = time.perf_counter() - started
@@ -172,7 +178,9 @@ async def evaluate_entry(client: httpx.AsyncClient, entry: BfclEntry, config: Ev
     return result
 
 
-async def _send(client: httpx.AsyncClient, body: dict[str, Any], config: EvalConfig) -> tuple[dict[str, Any], int]:
+async def _send(client: httpx.AsyncClient, body: dict[str, Any],
+                config: EvalConfig) -> tuple[dict[str, Any], str | None, int]:
+    """The first choice's message and finish_reason, and the HTTP status."""
     url = f"{config.base_url}/chat/completions"
     if not body.get("stream"):
         response = await client.post(url, json=body, headers=config.headers)
@@ -181,7 +189,7 @@ async def _send(client: httpx.AsyncClient, body: dict[str, Any], config: EvalCon
         choices = response.json().get("choices") or []
         if not choices or not isinstance(choices[0].get("message"), dict):
             raise ValueError("the response has no choices[0].message")
-        return choices[0]["message"], response.status_code
+        return choices[0]["message"], choices[0].get("finish_reason"), response.status_code
     assembler = StreamAssembler()
     async with client.stream("POST", url, json=body, headers=config.headers) as response:
         if response.status_code >= 400:
@@ -191,7 +199,8 @@ async def _send(client: httpx.AsyncClient, body: dict[str, Any], config: EvalCon
             if payload is DONE:
                 break
             assembler.feed(payload)
-    return assembler.message(), response.status_code
+    first = assembler.choices.get(0)
+    return assembler.message(), first.finish_reason if first else None, response.status_code
 
 
 async def run_entries(entries: list[BfclEntry], config: EvalConfig, *, progress: bool = True) -> list[EntryResult]:
