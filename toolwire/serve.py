@@ -62,6 +62,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="context length (default: the model's, capped by the KV cache)")
     engine.add_argument("--dtype", default="auto", help="auto, float32, float16, bfloat16")
     engine.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
+    engine.add_argument("--weights", default="auto", metavar="KIND[/KIND]",
+                        help="CPU only: the weights the linear layers multiply with, DECODE/BATCH for batches "
+                             "of at most 4 tokens / bigger ones, each exact, bf16, int8 or int4. auto: int8 for "
+                             "decode, exact (or bf16 where the CPU multiplies bf16 natively) for batches. "
+                             "`exact` makes a greedy reply independent of what else is in the batch")
     engine.add_argument("--block-size", type=int, default=16, help="tokens per KV-cache block")
     engine.add_argument("--kv-cache-memory", type=float, default=1.0, metavar="GIB",
                         help="GiB given to the paged KV cache")

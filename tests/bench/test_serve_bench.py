@@ -226,3 +226,17 @@ def test_level_figures():
     assert figures["tpot_ms"]["p50"] == pytest.approx(100.0)  # a 1-token reply has no TPOT
     assert figures["ttft_ms"]["p50"] == pytest.approx(200.0)
     assert figures["first_error"] == "timeout: slow"
+
+
+def test_progress_is_shown_on_stderr_unless_quiet(capsys):
+    with OpenAIStub(words_reply) as stub:
+        args = ["--base-url", stub.base_url, "--concurrency", "2", "--requests", "4", "--max-tokens", "4"]
+        assert main(args) == 0
+        shown = capsys.readouterr()
+        assert main([*args, "--quiet"]) == 0
+        quiet = capsys.readouterr()
+    bars = [line for line in shown.err.splitlines() if "[" in line and "/4" in line]
+    assert bars and bars[-1].split("]")[1].split()[0] == "4/4", shown.err
+    assert "#" * 28 in bars[-1]
+    assert "/4" not in quiet.err
+    assert json.loads(shown.out.splitlines()[-1])["levels"][0]["completed"] == 4

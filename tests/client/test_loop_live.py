@@ -98,10 +98,9 @@ def test_two_calls_in_one_reply_both_execute_with_their_ids(live_client, live_mo
     assert_ids_consistent(result)
     assert_forced_call(result, "required")
     calls = result.steps[0].tool_calls
-    if len(calls) < 2:
-        pytest.xfail(f"the model made {len(calls)} call(s) in its first reply; two calls in one reply "
-                     "need a model that writes them (ids for one call are checked above)")
+    assert len(calls) >= 2, calls  # this greedy request makes the default model call once per city
     assert len(result.steps[0].executions) == len(calls)
+    assert len({c.id for c in calls}) == len(calls)
 
 
 def test_streaming_and_not_streaming_reach_the_same_executions(live_client, live_model):

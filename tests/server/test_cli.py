@@ -46,6 +46,7 @@ def test_help_lists_the_seed_flags():
     (["--tp", "2"], "not supported yet"),
     (["--tensor-parallel-size", "4"], "not supported yet"),
     (["--override-generation-config", "{not json"], "JSON"),
+    (["--weights", "int3"], "int3"),
 ])
 def test_startup_errors_are_clear(args, message):
     completed = run_serve(*args)

@@ -261,7 +261,7 @@ def build_state(args: argparse.Namespace) -> ServerState:
     from toolwire.models.loader import load_model
 
     try:
-        loaded = load_model(args.model, dtype=args.dtype, device=args.device)
+        loaded = load_model(args.model, dtype=args.dtype, device=args.device, weights=args.weights)
     except ModelLoadError as exc:
         raise StartupError(str(exc)) from None
 

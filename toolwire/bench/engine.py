@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import resource
 import sys
@@ -25,6 +26,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--model", default=None, help="model path or id (default: SmolLM2-135M-Instruct)")
     parser.add_argument("--dtype", default="auto")
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--weights", default="auto", help="as `toolwire serve --weights` (CPU only)")
     parser.add_argument("--concurrency", default="1,8,32", help="comma-separated request counts")
     parser.add_argument("--max-tokens", type=int, default=128)
     parser.add_argument("--kv-cache-memory", type=float, default=1.0, help="GiB")
@@ -89,14 +91,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     from toolwire.engine import AsyncEngine, EngineConfig
+    from toolwire.models import load_model
 
     started = time.perf_counter()
+    loaded = load_model(args.model, dtype=args.dtype, device=args.device, weights=args.weights)
     engine = AsyncEngine(EngineConfig(
         model=args.model, dtype=args.dtype, device=args.device, kv_cache_memory=args.kv_cache_memory,
         max_num_seqs=args.max_num_seqs, max_num_batched_tokens=args.max_num_batched_tokens,
-        enforce_eager=args.enforce_eager))
+        enforce_eager=args.enforce_eager), loaded)
     ready = time.perf_counter() - started
     emit({"bench": "engine", "ready_s": round(ready, 2), "device": str(engine.engine.device),
+          "weights": dataclasses.asdict(loaded.model.matmul_weights),
           "torch_threads": torch.get_num_threads(), "max_model_len": engine.max_model_len})
     prompt = prompt_ids(engine.engine.loaded_model)
     try:
