@@ -185,6 +185,91 @@ def test_parallel_tool_calls_false_gives_at_most_one(http):
                 assert choice["finish_reason"] == "tool_calls"
 
 
+def test_required_without_parallel_calls_gives_exactly_one(http):
+    from tests.server.helpers import assert_valid_calls
+
+    question = [{"role": "user", "content": "What's the weather in Paris, London, Rome and Tokyo?"}]
+    for stream_it in (False, True):
+        body = dict(messages=question, tools=[WEATHER_TOOL, TIME_TOOL], tool_choice="required", max_tokens=200,
+                    temperature=0, parallel_tool_calls=False)
+        if stream_it:
+            assembled = assemble(stream(http, **body)[0])[0]
+            finish_reason = assembled["finish_reason"]
+            calls = [{"id": c["id"], "type": "function", "function": {"name": c["name"], "arguments": c["arguments"]}}
+                     for c in assembled["calls"].values()]
+        else:
+            choice = post(http, **body)["choices"][0]
+            finish_reason, calls = choice["finish_reason"], choice["message"]["tool_calls"]
+        assert finish_reason == "tool_calls"
+        assert len(calls) == 1
+        assert_valid_calls(calls, [WEATHER_TOOL, TIME_TOOL])
+
+
+def test_auto_on_a_question_no_tool_answers_gives_text_or_a_valid_call(http):
+    from tests.server.helpers import assert_valid_calls
+
+    result = post(http, messages=[{"role": "user", "content": "What is 2+2?"}], tools=[WEATHER_TOOL],
+                  tool_choice="auto", max_tokens=64, temperature=0)
+    message = result["choices"][0]["message"]
+    if message.get("tool_calls"):
+        assert_valid_calls(message["tool_calls"], [WEATHER_TOOL])
+    else:
+        assert message["content"].strip()
+
+
+def test_constrained_and_free_requests_share_a_batch(http):
+    """A request held by a grammar and one that is not, in flight together: each ends as it should."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.server.helpers import assert_valid_calls
+
+    constrained = dict(messages=WEATHER_Q, tools=[WEATHER_TOOL], tool_choice="required", max_tokens=200,
+                       temperature=0)
+    free = dict(messages=STORY, max_tokens=40, temperature=0)
+    alone = post(http, **free)["choices"][0]["message"]["content"]
+    with ThreadPoolExecutor(4) as pool:
+        futures = [pool.submit(post, http, **body) for body in (constrained, free, constrained, free)]
+        results = [f.result()["choices"][0] for f in futures]
+    for choice in results[0::2]:
+        assert choice["finish_reason"] == "tool_calls"
+        assert_valid_calls(choice["message"]["tool_calls"], [WEATHER_TOOL])
+    for choice in results[1::2]:
+        assert choice["finish_reason"] == "length" and not choice["message"].get("tool_calls")
+        assert choice["message"]["content"] and "<tool_call>" not in choice["message"]["content"]
+    assert alone
+
+
+@pytest.mark.parametrize("field,value,check", [
+    ("response_format", {"type": "json_object"}, lambda text: isinstance(json.loads(text), dict)),
+    ("response_format", {"type": "json_schema", "json_schema": {"name": "answer", "schema": {
+        "type": "object", "properties": {"answer": {"type": "integer"}}, "required": ["answer"],
+        "additionalProperties": False}}}, lambda text: isinstance(json.loads(text)["answer"], int)),
+    ("guided_choice", ["yes", "no"], lambda text: text in ("yes", "no")),
+    ("guided_regex", "[0-9]{3}-[0-9]{4}", lambda text: len(text) == 8 and text[3] == "-"),
+    ("guided_json", {"type": "object", "properties": {"city": {"enum": ["Paris", "Rome"]}}, "required": ["city"]},
+     lambda text: json.loads(text)["city"] in ("Paris", "Rome")),
+])
+def test_text_constraints_shape_the_reply(http, field, value, check):
+    for stream_it in (False, True):
+        body = {"messages": [{"role": "user", "content": "Answer: is 7 a prime number?"}], field: value,
+                "max_tokens": 120, "temperature": 0}
+        if stream_it:
+            assembled = assemble(stream(http, **body)[0])[0]
+            text, finish = assembled["content"], assembled["finish_reason"]
+        else:
+            choice = post(http, **body)["choices"][0]
+            text, finish = choice["message"]["content"], choice["finish_reason"]
+        assert finish == "stop", text
+        assert check(text), text
+
+
+def test_text_completions_take_guided_fields(http):
+    response = http.post("/v1/completions", json={"prompt": "The capital of France is", "max_tokens": 10,
+                                                  "temperature": 0, "guided_choice": ["Paris", "Lyon"]})
+    assert response.status_code == 200, response.text
+    assert response.json()["choices"][0]["text"] in ("Paris", "Lyon")
+
+
 def test_required_always_yields_a_call(http):
     from tests.server.helpers import assert_valid_calls
 
