@@ -3,6 +3,7 @@
     pages = PagedLayout(num_blocks=64, block_size=4)
     seq = pages.sequence(token_ids)
     batch, rows = pages.step([(seq, 5)])      # seq's next 5 tokens; rows[i] = (seq, position) of row i
+    logits = paged_logits(model, token_ids, (9, 1, 1, 3))  # a whole sequence's logits, in those chunks
 
 Blocks are handed out in a scrambled order (never block 0, which engines keep as a null block), so a
 sequence's blocks are not contiguous in the cache.
@@ -75,3 +76,18 @@ class PagedLayout:
             context_lens=context_lens, logits_indices=torch.arange(len(ids)),
             context_lens_tensor=torch.tensor(context_lens, dtype=torch.int32))
         return batch, rows
+
+
+def paged_logits(model, token_ids: list[int], chunks: tuple[int, ...], block_size: int = 4) -> torch.Tensor:
+    """The logits [len(token_ids), vocab] of one sequence fed to `model` chunk by chunk over a fresh
+    paged cache, e.g. chunks (9, 1, 1, 3): a prefill, two decodes, a chunk after a cached prefix."""
+    assert sum(chunks) == len(token_ids)
+    pages = PagedLayout(num_blocks=len(token_ids) // block_size + 2, block_size=block_size)
+    cache = model.make_kv_cache(pages.num_blocks, block_size)
+    seq = pages.sequence(token_ids)
+    logits = []
+    with torch.inference_mode():
+        for count in chunks:
+            batch, _ = pages.step([(seq, count)])
+            logits.append(model.compute_logits(model.forward(batch, cache)))
+    return torch.cat(logits)

@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 from safetensors.torch import load_file, save_file
 
 from tests.models.tiny_gguf import save_tiny_gguf
 from tests.models.tiny_models import build_tiny_hf_model, save_tiny_model
 from toolwire.models import ModelLoadError, load_model
+from toolwire.models.loader import resolve_device
 
 
 def load(path, **kwargs):
@@ -98,8 +100,27 @@ def test_unreachable_hub_id(monkeypatch):
         load("some-org/some-model")
 
 
-@pytest.mark.parametrize("option, value", [("dtype", "float64"), ("device", "tpu"), ("weights", "int3"),
+@pytest.mark.parametrize("option, value", [("dtype", "float64"), ("device", "tpu"), ("device", "cuda:x"),
+                                           ("device", "cuda:-1"), ("weights", "int3"),
                                            ("weights", "int8/bf16/exact")])
 def test_bad_options(option, value, tmp_path):
     with pytest.raises(ModelLoadError, match=option):
         load_model(str(tmp_path), progress=False, **{option: value})
+
+
+@pytest.mark.parametrize("device", ["cuda", "cuda:0", "cuda:1"])
+def test_cuda_device_without_a_gpu(device, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ModelLoadError, match=f"device {device} was asked for, but torch sees no CUDA GPU"):
+        resolve_device(device)
+
+
+def test_cuda_device_index(monkeypatch):
+    """`--device cuda:N` (as serve's help offers) picks GPU N; an N past the last GPU is refused."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    assert resolve_device("cuda") == torch.device("cuda")
+    assert resolve_device("cuda:1") == torch.device("cuda", 1)
+    with pytest.raises(ModelLoadError, match=r"device cuda:2 was asked for, but torch sees 2 CUDA GPU\(s\): "
+                                             r"cuda:0, cuda:1$"):
+        resolve_device("cuda:2")

@@ -4,21 +4,51 @@ Tensor names come from the gguf package's own HF -> GGUF name map and metadata t
 helpers, so the file follows the package's conventions rather than ours. Like the converter, q/k
 rows are reordered for the llama-style architectures, and llama3 rope scaling becomes a
 `rope_freqs` tensor of per-frequency divisors.
+
+With a qtype other than F32, the 2-D weight matrices are stored in it (quantized by the gguf package's
+own `gguf.quants.quantize`) while norms, biases and rope factors stay F32, as llama.cpp does.
+`dequantized_model` is the transformers model with the weights a reader of that file gets back.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 from pathlib import Path
 
 import gguf
 import numpy as np
+import torch
+from gguf import GGMLQuantizationType
+from gguf.quants import dequantize, quantize
 
 from tests.models.tiny_models import CHAT_TEMPLATE, tiny_tokenizer
 
 _GGUF_ARCH = {"llama": gguf.MODEL_ARCH.LLAMA, "llama3": gguf.MODEL_ARCH.LLAMA, "qwen2": gguf.MODEL_ARCH.QWEN2,
               "qwen3": gguf.MODEL_ARCH.QWEN3, "granite": gguf.MODEL_ARCH.GRANITE}
 _PERMUTED = {"llama", "llama3", "granite"}
+
+
+# What the tests write: F32 and the types the default model and common small GGUFs come in. The
+# tiny models' row lengths (64, 96, 128) are multiples of their block size (32).
+QTYPES = ("F32", "F16", "Q8_0", "Q4_0", "Q4_1")
+
+
+def _stored(data: np.ndarray, qtype: GGMLQuantizationType) -> np.ndarray:
+    """A tensor as the file holds it: 2-D weights in qtype, anything else F32."""
+    return quantize(data, qtype) if data.ndim == 2 else data
+
+
+def dequantized_model(hf_model, qtype: str):
+    """A copy of the transformers model with the weights a reader of the qtype file gets back."""
+    qtype = GGMLQuantizationType[qtype]
+    model = copy.deepcopy(hf_model)
+    with torch.no_grad():
+        for param in model.parameters():  # tied embeddings come once
+            if param.dim() == 2:
+                data = param.detach().numpy()
+                param.copy_(torch.from_numpy(dequantize(_stored(data, qtype), qtype).reshape(data.shape)))
+    return model
 
 
 def _converter_permute(weights: np.ndarray, num_heads: int) -> np.ndarray:
@@ -46,8 +76,9 @@ def _llama3_rope_factors(config) -> np.ndarray:
     return np.array(factors, dtype=np.float32)
 
 
-def save_tiny_gguf(arch: str, hf_model, path: Path) -> Path:
+def save_tiny_gguf(arch: str, hf_model, path: Path, qtype: str = "F32") -> Path:
     config = hf_model.config
+    qtype = GGMLQuantizationType[qtype]
     gguf_arch = _GGUF_ARCH[arch]
     writer = gguf.GGUFWriter(str(path), gguf.MODEL_ARCH_NAMES[gguf_arch])
     head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
@@ -92,7 +123,8 @@ def save_tiny_gguf(arch: str, hf_model, path: Path) -> Path:
         if arch in _PERMUTED and name.split(".")[-2] in ("attn_q", "attn_k"):
             heads = config.num_attention_heads if "attn_q" in name else config.num_key_value_heads
             data = _converter_permute(data, heads)
-        writer.add_tensor(name, np.ascontiguousarray(data))
+        writer.add_tensor(name, _stored(np.ascontiguousarray(data), qtype),
+                          raw_dtype=qtype if data.ndim == 2 else None)
     if arch == "llama3":
         writer.add_tensor("rope_freqs.weight", _llama3_rope_factors(config))
 

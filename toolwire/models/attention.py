@@ -153,7 +153,9 @@ class TorchPagedAttention:
         grouped_q = (q * self.scale).view(batch, 1, kv_heads, self.group_size, head_dim)
         scores = torch.matmul(grouped_q, keys.transpose(-1, -2))
         scores = scores.permute(0, 2, 3, 1, 4).reshape(batch, kv_heads, self.group_size, -1) + group.biases[window]
-        probs = scores.softmax(dim=-1).view(batch, kv_heads, self.group_size, group.num_blocks, block_size)
+        # The bias is float32, so bf16/fp16 scores are softmaxed in float32, then cast back for the values.
+        probs = scores.softmax(dim=-1).to(values.dtype).view(batch, kv_heads, self.group_size, group.num_blocks,
+                                                             block_size)
         out = torch.matmul(probs.permute(0, 3, 1, 2, 4), values).sum(dim=1)  # [B, KV, H/KV, D]
         return out.reshape(batch, self.num_heads * head_dim)
 

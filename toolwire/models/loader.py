@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import logging
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,13 +55,19 @@ def default_model_path() -> Path:
 def resolve_device(device: str | torch.device) -> torch.device:
     if isinstance(device, torch.device):
         return device
-    if device not in DEVICES:
-        raise ModelLoadError(f"device must be one of {', '.join(DEVICES)}; got {device!r}")
+    if device not in DEVICES and not re.fullmatch(r"cuda:\d+", str(device)):
+        raise ModelLoadError(f"device must be one of {', '.join(DEVICES)}, cuda:N; got {device!r}")
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise ModelLoadError("device cuda was asked for, but torch sees no CUDA GPU")
-    return torch.device(device)
+    resolved = torch.device(device)
+    if resolved.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ModelLoadError(f"device {device} was asked for, but torch sees no CUDA GPU")
+        count = torch.cuda.device_count()
+        if resolved.index is not None and resolved.index >= count:
+            raise ModelLoadError(f"device {device} was asked for, but torch sees {count} CUDA GPU(s): "
+                                 f"{', '.join(f'cuda:{i}' for i in range(count))}")
+    return resolved
 
 
 def resolve_dtype(dtype: str | torch.dtype, device: torch.device) -> torch.dtype:
@@ -85,6 +92,8 @@ def load_model(model: str | None = None, dtype: str | torch.dtype = "auto", devi
     device = resolve_device(device)
     dtype = resolve_dtype(dtype, device)
     decode_weights, batch_weights = resolve_matmul_weights(weights, device, dtype)
+    if device.type == "cuda" and device.index is not None:
+        torch.cuda.set_device(device)  # streams, CUDA graphs and synchronize() act on the current device
     path = _resolve_source(model)
     log("loading model from %s (%s on %s)", path, str(dtype).removeprefix("torch."), device)
     try:
