@@ -184,9 +184,8 @@ class ChatHandler:
                 if event.finish_reason is not None:
                     self.state.metrics.record_finish(event.finish_reason, choices[output.index].tool_filter.kept)
                 yield event
-                if all(choice.ended for choice in choices) and not output.finished:
-                    self.state.engine.abort(request_id)  # ended early: free the sequences now
-                    break
+                if all(choice.ended for choice in choices):
+                    break  # closing the generator aborts whatever the engine still runs for the request
         finally:
             await generator.aclose()
             self.state.metrics.record_usage(len(prompt_ids), sum(c.completion_tokens for c in choices),
