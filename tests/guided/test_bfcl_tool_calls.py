@@ -7,7 +7,7 @@ import jsonschema
 import pytest
 
 from tests.guided.helpers import bfcl_tool_sets, drive, parse_calls
-from toolwire.guided import ToolCallsSpec
+from toolwire.guided import Tool, ToolCallsSpec
 
 SETS = [("simple_python", 50), ("multiple", 30), ("parallel", 20)]
 MODES = ["required", "named", "single", "auto"]
@@ -66,3 +66,18 @@ def test_bfcl_tool_sets_pythonic(guided, vocab, category, count):
         except Exception as exc:
             raise AssertionError(f"{entry_id}: {exc}\n{text!r}") from exc
         assert not (content or "").strip()
+
+
+def test_required_names_without_property_schemas_are_written(guided, vocab):
+    """BFCL parallel_29: a nested object that lists `required` names but no `properties`. The grammar
+    must let the model write those keys (any value), not only `{}`, which the schema rejects."""
+    population = {"type": "object", "description": "'adults', 'children' and 'singles' counts",
+                  "required": ["adults", "children", "singles"]}
+    tools = (Tool("waste_calculation", {"type": "object", "properties": {
+        "population": population, "location": {"type": "string"}}, "required": ["population", "location"]}),)
+    compiled = guided.compile(ToolCallsSpec(format="hermes", tools=tools, mode="required", parallel=False))
+    for seed in range(10):
+        text = drive(compiled(), vocab, seed=seed)
+        calls, _ = parse_calls("hermes", text, tools)
+        check_calls(calls, tools)
+        assert {"adults", "children", "singles"} <= calls[0][1]["population"].keys()

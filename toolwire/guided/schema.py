@@ -27,24 +27,43 @@ def arguments_schema(tool: Tool, spec: ToolCallsSpec) -> dict[str, Any]:
         return dict(ANY_OBJECT)
     schema = dict(tool.parameters)
     schema.setdefault("type", "object")
+    schema = _each_subschema(schema, _declare_required)
     if spec.allow_extra_properties and tool.strict is not True:
-        schema = _allow_extra_properties(schema)
+        schema = _each_subschema(schema, _admit_extra_properties)
     return schema
 
 
-def _allow_extra_properties(schema: Any) -> Any:
+def _declare_required(schema: dict[str, Any]) -> dict[str, Any]:
+    """`required` names that `properties` does not list get an any-value property: the grammar
+    compiler only writes listed properties, so it would otherwise allow no way to satisfy them."""
+    required = schema.get("required")
+    properties = schema.get("properties")
+    if not isinstance(required, list) or (properties is not None and not isinstance(properties, dict)):
+        return schema
+    missing = [name for name in required if isinstance(name, str) and name not in (properties or {})]
+    if not missing:
+        return schema
+    return {**schema, "properties": {**(properties or {}), **{name: {} for name in missing}}}
+
+
+def _admit_extra_properties(schema: dict[str, Any]) -> dict[str, Any]:
+    if ("properties" in schema or schema.get("type") == "object") and "additionalProperties" not in schema:
+        return {**schema, "additionalProperties": True}
+    return schema
+
+
+def _each_subschema(schema: Any, change) -> Any:
+    """`change` applied to every (sub)schema, innermost first; the input is not modified."""
     if not isinstance(schema, dict):
         return schema
     out = dict(schema)
     for key in _ONE:
         if key in out:
-            out[key] = _allow_extra_properties(out[key])
+            out[key] = _each_subschema(out[key], change)
     for key in _LIST:
         if isinstance(out.get(key), list):
-            out[key] = [_allow_extra_properties(s) for s in out[key]]
+            out[key] = [_each_subschema(s, change) for s in out[key]]
     for key in _MAP:
         if isinstance(out.get(key), dict):
-            out[key] = {name: _allow_extra_properties(s) for name, s in out[key].items()}
-    if ("properties" in out or out.get("type") == "object") and "additionalProperties" not in out:
-        out["additionalProperties"] = True
-    return out
+            out[key] = {name: _each_subschema(s, change) for name, s in out[key].items()}
+    return change(out)
