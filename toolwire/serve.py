@@ -54,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
                             "names and argument schemas), names (offered names, arguments any JSON object), "
                             "off (nothing). required and named tool_choice are always fully held "
                             "(default: full)")
+    tools.add_argument("--no-repetition-guard", dest="repetition_guard", action="store_false",
+                       help="let a grammar-constrained reply repeat itself inside a value (by default a loop "
+                            "of a short run of tokens is broken once it has repeated 4 times over 16 tokens)")
     tools.add_argument("--reasoning-parser", "--reasoning_parser", metavar="NAME",
                        help="split reasoning (<think>...</think>) into reasoning_content: deepseek_r1, qwen3")
 

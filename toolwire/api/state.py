@@ -291,10 +291,11 @@ def build_state(args: argparse.Namespace) -> ServerState:
         enable_prefix_caching=args.enable_prefix_caching, enforce_eager=args.enforce_eager, seed=args.seed)
     engine = AsyncEngine(config, loaded)
 
-    from toolwire.guided import GuidedDecoding
+    from toolwire.guided import GuidedDecoding, RepetitionGuard
 
     guided = GuidedDecoding.for_tokenizer(loaded.tokenizer, vocab_size=engine.engine.vocab_size,
-                                          stop_token_ids=sorted(engine.engine.eos_token_ids))
+                                          stop_token_ids=sorted(engine.engine.eos_token_ids),
+                                          repetition_guard=RepetitionGuard() if args.repetition_guard else None)
 
     served = list(args.served_model_name or [loaded.name])
     return ServerState(

@@ -16,6 +16,7 @@ from toolwire.guided.backend import GrammarBackend, XGrammarBackend
 from toolwire.guided.constraint import XGrammarConstraint, fill_bitmasks
 from toolwire.guided.errors import GuidedDecodingError
 from toolwire.guided.layouts import PythonicLayout, register_format, resolve_layout
+from toolwire.guided.repetition import RepetitionGuard
 from toolwire.guided.request import reasoning_for, spec_from_request, text_spec
 from toolwire.guided.service import CompiledConstraint, GrammarCache, GuidedDecoding
 from toolwire.guided.specs import (
@@ -26,6 +27,6 @@ from toolwire.guided.structure import GrammarRequest, build_grammar
 __all__ = [
     "ChoiceSpec", "CompiledConstraint", "GrammarBackend", "GrammarCache", "GrammarRequest", "GrammarSpec",
     "GuidedDecoding", "GuidedDecodingError", "GuidedSpec", "JsonSpec", "PythonicLayout", "Reasoning",
-    "RegexSpec", "Tool", "ToolCallsSpec", "XGrammarBackend", "XGrammarConstraint", "build_grammar", "fill_bitmasks",
+    "RegexSpec", "RepetitionGuard", "Tool", "ToolCallsSpec", "XGrammarBackend", "XGrammarConstraint", "build_grammar", "fill_bitmasks",
     "reasoning_for", "register_format", "resolve_layout", "spec_from_request", "spec_key", "text_spec",
 ]

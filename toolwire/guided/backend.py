@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from toolwire.guided.constraint import XGrammarConstraint
 from toolwire.guided.errors import GuidedDecodingError
+from toolwire.guided.repetition import RepetitionGuard
 from toolwire.guided.structure import MAX_JSON_WHITESPACE, GrammarRequest
 
 
@@ -27,7 +28,7 @@ class GrammarBackend(Protocol):
     def compile(self, request: GrammarRequest) -> Any:
         """Compile, or raise GuidedDecodingError."""
 
-    def new_constraint(self, compiled: Any) -> Any:
+    def new_constraint(self, compiled: Any, repetition_guard: RepetitionGuard | None = None) -> Any:
         """A fresh per-sequence constraint (fill_bitmask / accept_token / is_terminated)."""
 
 
@@ -99,8 +100,8 @@ class XGrammarBackend:
         except Exception as exc:
             raise GuidedDecodingError(_first_line(exc)) from exc
 
-    def new_constraint(self, compiled: Any) -> XGrammarConstraint:
-        return XGrammarConstraint(compiled, self.stop_token_ids, self.vocab_size)
+    def new_constraint(self, compiled: Any, repetition_guard: RepetitionGuard | None = None) -> XGrammarConstraint:
+        return XGrammarConstraint(compiled, self.stop_token_ids, self.vocab_size, repetition_guard)
 
 
 _backends: dict[tuple, tuple[Any, XGrammarBackend]] = {}

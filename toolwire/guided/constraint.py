@@ -12,17 +12,25 @@ from typing import Any
 
 import torch
 
+from toolwire.guided.repetition import RepetitionGuard
+
 
 class XGrammarConstraint:
-    __slots__ = ("_matcher", "_stop_token_ids", "_width", "num_accepted")
+    __slots__ = ("_matcher", "_stop_token_ids", "_width", "_guard", "accepted")
 
-    def __init__(self, compiled: Any, stop_token_ids: list[int], vocab_size: int):
+    def __init__(self, compiled: Any, stop_token_ids: list[int], vocab_size: int,
+                 repetition_guard: RepetitionGuard | None = None):
         import xgrammar as xgr
 
         self._matcher = xgr.GrammarMatcher(compiled)
         self._stop_token_ids = stop_token_ids
         self._width = (vocab_size + 31) // 32
-        self.num_accepted = 0
+        self._guard = repetition_guard
+        self.accepted: list[int] = []
+
+    @property
+    def num_accepted(self) -> int:
+        return len(self.accepted)
 
     def fill_bitmask(self, bitmask_row: torch.Tensor) -> bool:
         """Write the allowed next tokens into bitmask_row (int32, CPU, one row); returns whether
@@ -39,11 +47,28 @@ class XGrammarConstraint:
                 word, bit = divmod(token_id, 32)
                 bitmask_row[word] |= (1 << bit) - (1 << 32 if bit == 31 else 0)
             return True
-        return bool(self._matcher.fill_next_token_bitmask(bitmask_row))
+        restricted = bool(self._matcher.fill_next_token_bitmask(bitmask_row))
+        return self.break_loop(bitmask_row) or restricted
+
+    def break_loop(self, bitmask_row: torch.Tensor) -> bool:
+        """Disallow the token that would continue a loop (see RepetitionGuard), unless it is the only
+        one allowed; returns whether it did."""
+        token_id = self._guard.looping_token(self.accepted) if self._guard else None
+        if token_id is None:
+            return False
+        word, bit = divmod(token_id, 32)
+        before = int(bitmask_row[word])
+        if not (before >> bit) & 1:
+            return False
+        bitmask_row[word] = _as_int32(before & ~(1 << bit))
+        if bool(bitmask_row[: self._width].any()):
+            return True
+        bitmask_row[word] = before
+        return False
 
     def accept_token(self, token_id: int) -> bool:
         if self._matcher.accept_token(token_id):
-            self.num_accepted += 1
+            self.accepted.append(token_id)
             return True
         return False
 
@@ -57,7 +82,7 @@ class XGrammarConstraint:
     def rollback(self, num_tokens: int = 1) -> None:
         """Forget the last `num_tokens` accepted tokens (speculative decoding, jump-forward retokenizing)."""
         self._matcher.rollback(num_tokens)
-        self.num_accepted -= num_tokens
+        del self.accepted[len(self.accepted) - num_tokens:]
 
     def jump_forward_text(self) -> str:
         """The longest text the grammar forces from here (e.g. `", "arguments": ` after a name); the
@@ -70,8 +95,13 @@ class XGrammarConstraint:
         clone._matcher = self._matcher.fork()
         clone._stop_token_ids = self._stop_token_ids
         clone._width = self._width
-        clone.num_accepted = self.num_accepted
+        clone._guard = self._guard
+        clone.accepted = list(self.accepted)
         return clone
+
+
+def _as_int32(value: int) -> int:
+    return (value + 2**31) % 2**32 - 2**31
 
 
 _batch_matcher = None
@@ -91,6 +121,8 @@ def fill_bitmasks(constraints: list, bitmask: torch.Tensor) -> None:
         _batch_matcher.batch_fill_next_token_bitmask(
             [constraints[i]._matcher for i in native], bitmask, native)
         done = set(native)
+        for i in native:
+            constraints[i].break_loop(bitmask[i])
     else:
         done = set()
     for i, constraint in enumerate(constraints):

@@ -23,6 +23,7 @@ from typing import Any
 
 from toolwire.guided.backend import GrammarBackend, XGrammarBackend
 from toolwire.guided.errors import GuidedDecodingError
+from toolwire.guided.repetition import RepetitionGuard
 from toolwire.guided.schema import arguments_schema
 from toolwire.guided.specs import GuidedSpec, JsonSpec, ToolCallsSpec, spec_key
 from toolwire.guided.structure import GrammarRequest, build_grammar
@@ -34,18 +35,19 @@ _PARAM_OF_KIND = {"json": "response_format", "regex": "guided_regex", "choice": 
 class CompiledConstraint:
     """A compiled spec. Calling it makes a fresh per-sequence constraint: it is a constraint factory."""
 
-    __slots__ = ("spec", "request", "grammar", "backend", "compile_seconds")
+    __slots__ = ("spec", "request", "grammar", "backend", "compile_seconds", "repetition_guard")
 
     def __init__(self, spec: GuidedSpec, request: GrammarRequest, grammar: Any, backend: GrammarBackend,
-                 compile_seconds: float):
+                 compile_seconds: float, repetition_guard: RepetitionGuard | None = None):
         self.spec = spec
         self.request = request
         self.grammar = grammar
         self.backend = backend
         self.compile_seconds = compile_seconds
+        self.repetition_guard = repetition_guard
 
     def __call__(self):
-        return self.backend.new_constraint(self.grammar)
+        return self.backend.new_constraint(self.grammar, self.repetition_guard)
 
     new_constraint = __call__
 
@@ -105,8 +107,11 @@ class GrammarCache:
 
 class GuidedDecoding:
     def __init__(self, backend: GrammarBackend, *, cache: GrammarCache | None = None,
-                 executor: ThreadPoolExecutor | None = None, max_workers: int | None = None):
+                 executor: ThreadPoolExecutor | None = None, max_workers: int | None = None,
+                 repetition_guard: RepetitionGuard | None = RepetitionGuard()):
+        """`repetition_guard`: how constrained replies are kept from looping inside a value (None: not)."""
         self.backend = backend
+        self.repetition_guard = repetition_guard
         self.cache = cache if cache is not None else GrammarCache()
         self._executor = executor or ThreadPoolExecutor(
             max_workers=max_workers or min(2, os.cpu_count() or 1), thread_name_prefix="toolwire-grammar")
@@ -143,7 +148,8 @@ class GuidedDecoding:
             grammar = self.backend.compile(request)
         except GuidedDecodingError as exc:
             raise self._explain(spec, exc) from exc
-        return CompiledConstraint(spec, request, grammar, self.backend, time.perf_counter() - started)
+        return CompiledConstraint(spec, request, grammar, self.backend, time.perf_counter() - started,
+                                  self.repetition_guard)
 
     def _explain(self, spec: GuidedSpec, exc: GuidedDecodingError) -> GuidedDecodingError:
         """The compile error, naming the tool whose schema caused it when there is one."""
