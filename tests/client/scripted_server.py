@@ -14,8 +14,10 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.stub_server import QuietServer, StubHandler
 
 _ids = itertools.count()
 
@@ -44,7 +46,7 @@ class ScriptedServer:
         self.fragment = fragment  # characters per streamed content / argument fragment
         self.requests: list[dict[str, Any]] = []
         self._lock = threading.Lock()
-        self._httpd = _QuietServer(("127.0.0.1", 0), self._handler_class())
+        self._httpd = QuietServer(("127.0.0.1", 0), self._handler_class())
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
                                         daemon=True)
@@ -118,37 +120,17 @@ class ScriptedServer:
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def _json(self, status: int, payload: Any) -> None:
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def do_GET(self) -> None:
-                if self.path.rstrip("/") == "/health":
-                    self._json(200, {"status": "ok"})
-                elif self.path.rstrip("/") == "/v1/models":
-                    self._json(200, {"object": "list", "data": [
-                        {"id": server.model, "object": "model", "created": 0, "owned_by": "test"}]})
-                else:
-                    self._json(404, {"error": {"message": "not found", "type": "not_found"}})
+        class Handler(StubHandler):
+            model = server.model
 
             def do_POST(self) -> None:
                 if self.path.rstrip("/") != "/v1/chat/completions":
-                    self._json(404, {"error": {"message": "not found", "type": "not_found"}})
+                    self._error(404, "not found")
                     return
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
                 reply = server._next(body)
                 if reply is None:
-                    self._json(400, {"error": {"message": "the script has no more replies",
-                                               "type": "invalid_request_error", "param": None,
-                                               "code": None}})
+                    self._error(400, "the script has no more replies")
                     return
                 completion_id = f"chatcmpl-{next(_ids)}"
                 if not body.get("stream"):
@@ -171,16 +153,6 @@ class ScriptedServer:
                 self.wfile.flush()
 
         return Handler
-
-
-class _QuietServer(ThreadingHTTPServer):
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client that hangs up mid-stream (a loop stopped early) is normal here; anything
-        # else is printed as usual.
-        import sys
-
-        if not isinstance(sys.exc_info()[1], ConnectionError):
-            super().handle_error(request, client_address)
 
 
 def _finish(reply: Reply) -> str:

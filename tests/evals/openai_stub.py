@@ -17,8 +17,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.stub_server import QuietServer, StubHandler
 
 _ids = itertools.count()
 
@@ -40,13 +42,6 @@ class StubReply:
 Responder = Callable[[dict[str, Any]], StubReply]
 
 
-class _QuietServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        pass  # a dropped connection is on purpose here
-
-
 def words_reply(body: dict[str, Any]) -> StubReply:
     """`max_tokens` words of text (each streamed word is one token)."""
     return StubReply(content=" ".join(f"w{i}" for i in range(int(body.get("max_tokens") or 16))))
@@ -60,7 +55,7 @@ class OpenAIStub:
         self.reject_fields = reject_fields
         self.requests: list[dict[str, Any]] = []
         self._lock = threading.Lock()
-        self._httpd = _QuietServer(("127.0.0.1", 0), self._handler_class())
+        self._httpd = QuietServer(("127.0.0.1", 0), self._handler_class())
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
                                         daemon=True)
 
@@ -79,33 +74,9 @@ class OpenAIStub:
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         stub = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(StubHandler):
             protocol_version = "HTTP/1.0"  # a streamed body ends when the connection closes
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def _json(self, status: int, payload: Any) -> None:
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def _error(self, status: int, message: str) -> None:
-                self._json(status, {"error": {"message": message, "type": "invalid_request_error",
-                                              "param": None, "code": None}})
-
-            def do_GET(self) -> None:
-                path = self.path.rstrip("/")
-                if path == "/health":
-                    self._json(200, {"status": "ok"})
-                elif path == "/v1/models":
-                    self._json(200, {"object": "list", "data": [
-                        {"id": stub.model, "object": "model", "created": 0, "owned_by": "stub"}]})
-                else:
-                    self._error(404, "not found")
+            model = stub.model
 
             def do_POST(self) -> None:
                 if self.path.rstrip("/") != "/v1/chat/completions":

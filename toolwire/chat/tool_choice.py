@@ -33,6 +33,7 @@ class ToolChoiceFilter:
             if self.repeated:
                 break
             if call.index not in self._out_index:
+                out.extend(self.flush())  # a new call: the held one ended without repeating
                 self._open(call)
             index = self._out_index[call.index]
             if index is None:
