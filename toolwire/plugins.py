@@ -4,8 +4,8 @@
         DeltaMessage, ChatCompletionRequest
 """
 
-from toolwire.api.protocol import (
-    ChatCompletionRequest,
+from toolwire.protocol.chat import ChatCompletionRequest
+from toolwire.protocol.tool_calls import (
     DeltaFunctionCall,
     DeltaMessage,
     DeltaToolCall,

@@ -7,7 +7,8 @@ import re
 import pytest
 
 from tests.formats.streaming_harness import chunk_text
-from toolwire.api.protocol import ChatCompletionRequest, DeltaFunctionCall, DeltaMessage, DeltaToolCall
+from toolwire.protocol.chat import ChatCompletionRequest
+from toolwire.protocol.tool_calls import DeltaFunctionCall, DeltaMessage, DeltaToolCall
 from toolwire.chat.output import ChoiceAccumulator, ChoiceOutputParser, ParsedChoice
 from toolwire.formats.base import ToolParser
 from toolwire.formats.hermes import HermesToolParser
@@ -45,7 +46,7 @@ def streamed(text, sizes=1, rng=None, **kwargs) -> ParsedChoice:
     for delta in deltas:
         if delta is None:
             continue
-        assert not delta.is_empty()
+        assert delta.content or delta.reasoning_content or delta.tool_calls  # no empty deltas
         for call in delta.tool_calls:
             if call.index not in first_seen:  # OpenAI's shape of a call's first delta
                 first_seen.add(call.index)
@@ -158,11 +159,10 @@ def test_parse_whole_needs_a_fresh_pipeline():
     assert pipeline.finish() is None
 
 
-def test_to_message():
+def test_whole_parse_splits_reasoning_content_and_calls():
     choice = make_pipeline().parse_whole("<think>Hm</think>Yes.\n" + call_block("Paris"))
-    message = choice.to_message()
-    assert message.role == "assistant" and message.content == "Yes.\n" and message.reasoning_content == "Hm"
-    assert json.loads(message.tool_calls[0].function.arguments) == {"city": "Paris"}
+    assert choice.content == "Yes.\n" and choice.reasoning_content == "Hm"
+    assert json.loads(choice.tool_calls[0].function.arguments) == {"city": "Paris"}
 
 
 # ---------------------------------------------------------------- plugins, through the public interface

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from tests.chat.test_output import without_ids
 from tests.formats.streaming_harness import chunk_text
 from tests.formats.test_pythonic_properties import identifiers, python_source, values
-from toolwire.api.protocol import ChatCompletionRequest
+from toolwire.protocol.chat import ChatCompletionRequest
 from toolwire.chat.output import ChoiceAccumulator, ChoiceOutputParser
 from toolwire.formats.hermes import HermesToolParser
 from toolwire.formats.pythonic import PythonicToolParser

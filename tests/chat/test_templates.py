@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 
 import pytest
 
-from toolwire.api.protocol import ChatCompletionRequest
+from toolwire.protocol.chat import ChatCompletionRequest
 from toolwire.chat.parser_detection import detect_tool_parser
 from toolwire.chat.prompt import render_prompt
 from toolwire.chat.rendering import ChatTemplateError

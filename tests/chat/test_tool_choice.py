@@ -6,7 +6,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from toolwire.api.protocol import DeltaFunctionCall, DeltaToolCall
+from toolwire.protocol.tool_calls import DeltaFunctionCall, DeltaToolCall
 from toolwire.chat.tool_choice import ToolChoiceFilter
 
 CITY = '{"city": "Paris"}'

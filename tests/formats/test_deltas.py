@@ -1,4 +1,4 @@
-from toolwire.api.protocol import DeltaFunctionCall, DeltaMessage, DeltaToolCall
+from toolwire.protocol.tool_calls import DeltaFunctionCall, DeltaMessage, DeltaToolCall
 from toolwire.formats.deltas import make_call_delta, make_delta
 
 

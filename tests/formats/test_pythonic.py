@@ -11,7 +11,7 @@ from tests.formats.streaming_harness import (
     parse_streaming,
     parse_whole,
 )
-from toolwire.api.protocol import ChatCompletionRequest
+from toolwire.protocol.chat import ChatCompletionRequest
 from toolwire.formats.base import ToolParserManager
 from toolwire.formats.pythonic import PythonicToolParser, literal_to_json_value
 

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.formats.streaming_harness import assert_stream_matches_whole, parse_whole
-from toolwire.api.protocol import ChatCompletionRequest
+from toolwire.protocol.chat import ChatCompletionRequest
 from toolwire.formats.pythonic import PythonicToolParser
 
 TOOL_NAMES = ["get_weather", "search", "f", "calc_total", "send_email"]

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.formats.streaming_harness import chunk_text
-from toolwire.api.protocol import ChatCompletionRequest
+from toolwire.protocol.chat import ChatCompletionRequest
 from toolwire.formats.reasoning import (
     DeepSeekR1ReasoningParser,
     Qwen3ReasoningParser,

@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 import xgrammar as xgr
 
-from toolwire.api.protocol import ChatCompletionRequest
+from toolwire.protocol.chat import ChatCompletionRequest
 from toolwire.formats.base import ToolParserManager
 from toolwire.guided import Tool
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from toolwire.api.protocol import ChatCompletionRequest
+from toolwire.protocol.chat import ChatCompletionRequest
 from toolwire.guided import (
     ChoiceSpec, GrammarSpec, GuidedDecodingError, JsonSpec, Reasoning, RegexSpec, Tool, ToolCallsSpec,
     reasoning_for, spec_from_request,

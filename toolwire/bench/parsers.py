@@ -25,7 +25,7 @@ import json
 import sys
 import time
 
-from toolwire.api.protocol import ChatCompletionRequest
+from toolwire.protocol.chat import ChatCompletionRequest
 from toolwire.formats.base import ToolParserManager
 
 TOOL_NAME = "write_report"

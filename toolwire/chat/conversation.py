@@ -17,17 +17,17 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from toolwire.api.protocol import (
+from toolwire.protocol.chat import (
     AssistantMessage,
     ChatMessage,
     DeveloperMessage,
     FunctionMessage,
     ImageContentPart,
     SystemMessage,
-    ToolCall,
     ToolMessage,
     UserMessage,
 )
+from toolwire.protocol.tool_calls import ToolCall
 from toolwire.chat.rendering import PromptError
 
 _MESSAGE = TypeAdapter(ChatMessage)

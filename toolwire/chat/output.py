@@ -38,9 +38,8 @@ import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
-from toolwire.api.protocol import (
-    ChatCompletionMessage,
-    ChatCompletionRequest,
+from toolwire.protocol.chat import ChatCompletionRequest
+from toolwire.protocol.tool_calls import (
     DeltaFunctionCall,
     DeltaMessage,
     DeltaToolCall,
@@ -61,11 +60,6 @@ class ParsedChoice:
     content: str | None = None
     reasoning_content: str | None = None
     tool_calls: list[ToolCall] = field(default_factory=list)
-
-    def to_message(self) -> ChatCompletionMessage:
-        return ChatCompletionMessage(
-            content=self.content, reasoning_content=self.reasoning_content, tool_calls=self.tool_calls
-        )
 
 
 class ChoiceAccumulator:

@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from toolwire.api.protocol import ChatMessage
+from toolwire.protocol.chat import ChatMessage
 from toolwire.chat.call_text import call_format
 from toolwire.chat.conversation import template_messages
 from toolwire.chat.rendering import render_template

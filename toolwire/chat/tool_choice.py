@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-from toolwire.api.protocol import DeltaFunctionCall, DeltaToolCall
+from toolwire.protocol.tool_calls import DeltaFunctionCall, DeltaToolCall
 
 
 class ToolChoiceFilter:

@@ -8,7 +8,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
-from toolwire.api.protocol import ChatCompletionRequest, DeltaMessage, ExtractedToolCallInformation
+from toolwire.protocol.chat import ChatCompletionRequest
+from toolwire.protocol.tool_calls import DeltaMessage, ExtractedToolCallInformation
 
 
 class ToolParser:

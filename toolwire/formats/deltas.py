@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from toolwire.api.protocol import (
+from toolwire.protocol.tool_calls import (
     DeltaFunctionCall,
     DeltaMessage,
     DeltaToolCall,

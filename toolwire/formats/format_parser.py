@@ -12,7 +12,8 @@ import logging
 from collections.abc import Sequence
 from typing import ClassVar
 
-from toolwire.api.protocol import ChatCompletionRequest, DeltaMessage, ExtractedToolCallInformation
+from toolwire.protocol.chat import ChatCompletionRequest
+from toolwire.protocol.tool_calls import DeltaMessage, ExtractedToolCallInformation
 from toolwire.formats.base import ToolParser
 from toolwire.formats.deltas import DeltaCollector, ResultCollector, make_delta
 from toolwire.formats.offered import OfferedTools

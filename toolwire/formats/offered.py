@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from toolwire.api.protocol import ChatCompletionRequest
+from toolwire.protocol.chat import ChatCompletionRequest
 
 
 class OfferedTools:

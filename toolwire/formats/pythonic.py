@@ -48,8 +48,8 @@ import re
 import warnings
 from collections.abc import Sequence
 
-from toolwire.api.protocol import (
-    ChatCompletionRequest,
+from toolwire.protocol.chat import ChatCompletionRequest
+from toolwire.protocol.tool_calls import (
     DeltaMessage,
     DeltaToolCall,
     ExtractedToolCallInformation,

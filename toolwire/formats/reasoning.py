@@ -37,7 +37,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from toolwire.api.protocol import ChatCompletionRequest, DeltaMessage
+from toolwire.protocol.chat import ChatCompletionRequest
+from toolwire.protocol.tool_calls import DeltaMessage
 from toolwire.formats.base import ToolParserManager
 
 logger = logging.getLogger(__name__)

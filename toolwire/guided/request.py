@@ -15,7 +15,7 @@ import dataclasses
 import json
 from typing import Any
 
-from toolwire.api.protocol import ChatCompletionRequest
+from toolwire.protocol.chat import ChatCompletionRequest
 from toolwire.guided.errors import GuidedDecodingError
 from toolwire.guided.layouts import resolve_layout
 from toolwire.guided.specs import (
