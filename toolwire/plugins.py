@@ -13,8 +13,9 @@ from toolwire.protocol.tool_calls import (
     FunctionCall,
     ToolCall,
 )
-from toolwire.formats.base import ToolParser, ToolParserManager
-from toolwire.formats.reasoning import ReasoningParser, ReasoningParserManager
+from toolwire.formats.base import ToolParser
+from toolwire.formats.reasoning import ReasoningParser
+from toolwire.formats.registry import ReasoningParserManager, ToolParserManager
 
 __all__ = [
     "ChatCompletionRequest",

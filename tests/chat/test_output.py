@@ -11,9 +11,9 @@ from toolwire.protocol.chat import ChatCompletionRequest
 from toolwire.protocol.tool_calls import DeltaFunctionCall, DeltaMessage, DeltaToolCall
 from toolwire.chat.output import ChoiceAccumulator, ChoiceOutputParser, ParsedChoice
 from toolwire.formats.base import ToolParser
-from toolwire.formats.hermes import HermesToolParser
+from toolwire.formats.families.hermes import HermesToolParser
 from toolwire.formats.pythonic import PythonicToolParser
-from toolwire.formats.reasoning import DeepSeekR1ReasoningParser, Qwen3ReasoningParser
+from toolwire.formats.families.think import DeepSeekR1ReasoningParser, Qwen3ReasoningParser
 
 TOOLS = [{"type": "function", "function": {"name": "get_weather"}}]
 REQUEST = ChatCompletionRequest(messages=[{"role": "user", "content": "Weather in Paris?"}], tools=TOOLS)

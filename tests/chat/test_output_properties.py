@@ -17,9 +17,9 @@ from tests.formats.streaming_harness import chunk_text
 from tests.formats.test_pythonic_properties import identifiers, python_source, values
 from toolwire.protocol.chat import ChatCompletionRequest
 from toolwire.chat.output import ChoiceAccumulator, ChoiceOutputParser
-from toolwire.formats.hermes import HermesToolParser
+from toolwire.formats.families.hermes import HermesToolParser
 from toolwire.formats.pythonic import PythonicToolParser
-from toolwire.formats.reasoning import DeepSeekR1ReasoningParser, Qwen3ReasoningParser
+from toolwire.formats.families.think import DeepSeekR1ReasoningParser, Qwen3ReasoningParser
 
 TOOL_NAMES = ["get_weather", "search", "send_email"]
 TOOLS = [{"type": "function", "function": {"name": name}} for name in TOOL_NAMES]

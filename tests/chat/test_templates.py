@@ -13,6 +13,7 @@ import pytest
 
 from toolwire.protocol.chat import ChatCompletionRequest
 from toolwire.chat.parser_detection import detect_tool_parser
+from toolwire.formats.registry import tool_call_family
 from toolwire.chat.prompt import render_prompt
 from toolwire.chat.rendering import ChatTemplateError
 from toolwire.chat.template_capabilities import tool_support
@@ -89,7 +90,7 @@ def render(
     )
     return render_prompt(
         request.messages, template, tools=request.tools,
-        tool_parser=parser or detect_tool_parser(template).name,
+        family=tool_call_family(parser) if parser else detect_tool_parser(template).family,
         add_generation_prompt=request.add_generation_prompt,
         chat_template_kwargs=request.chat_template_kwargs,
     )

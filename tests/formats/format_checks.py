@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 
 from tests.formats.streaming_harness import assert_stream_matches_whole
-from toolwire.formats.base import ToolParserManager
+from toolwire.formats.registry import ToolParserManager
 from toolwire.plugins import ChatCompletionRequest, DeltaMessage
 
 DEFAULT_TOOLS = ("get_weather", "search")

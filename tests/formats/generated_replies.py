@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from hypothesis import strategies as st
 
-from toolwire.formats.deepseek import deepseek_marker
+from toolwire.formats.families.deepseek import deepseek_marker
 
 TOOL_NAMES = ("get_weather", "search", "run_code")
 

@@ -1,5 +1,5 @@
 from tests.formats.format_checks import parse
-from toolwire.formats.deepseek import deepseek_marker
+from toolwire.formats.families.deepseek import deepseek_marker
 
 
 def v3_reply(bar: int) -> str:

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from tests.formats.generated_replies import REPLIES, TOOL_NAMES, GeneratedReply
 from tests.formats.streaming_harness import assert_stream_matches_whole, parse_whole
-from toolwire.formats.base import ToolParserManager
+from toolwire.formats.registry import ToolParserManager
 from toolwire.plugins import ChatCompletionRequest
 
 

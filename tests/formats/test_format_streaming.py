@@ -8,8 +8,9 @@ from hypothesis import strategies as st
 
 from tests.formats.format_checks import make_request, parse, stream_deltas
 from tests.formats.generated_replies import REPLIES
-from toolwire.formats.base import ToolParserManager
+from toolwire.formats.registry import ToolParserManager
 from toolwire.formats.spec import Payload, ToolCallFormat
+from toolwire.formats.declared import DeclaredFamily
 from toolwire.formats.format_parser import FormatToolParser
 from toolwire.formats.streaming import FormatStream
 
@@ -24,7 +25,7 @@ BUILTIN_NAMES = [
 def test_every_name_is_registered_with_its_format(name):
     parser_class = ToolParserManager.get_tool_parser(name)
     assert issubclass(parser_class, FormatToolParser)
-    assert isinstance(parser_class.format, ToolCallFormat)
+    assert isinstance(parser_class.family.format, ToolCallFormat)
     assert parser_class.reads_full_text is False  # test_streaming_reads_only_the_delta holds it to that
 
 
@@ -59,7 +60,7 @@ def test_long_arguments_are_not_kept_in_memory():
         def start_call(self, *args): pass
         def arguments(self, index, fragment): pass
 
-    stream = FormatStream(ToolParserManager.get_tool_parser("hermes").format, None, Null())
+    stream = FormatStream(ToolParserManager.get_tool_parser("hermes").family.format, None, Null())
     stream.offered = type("Any", (), {"accepts": staticmethod(lambda name: True)})()
     stream.feed('<tool_call>{"name": "f", "arguments": {"data": "')
     for _ in range(20000):
@@ -126,7 +127,7 @@ def test_a_new_format_needs_only_its_description():
 
     @ToolParserManager.register_module("demo-format-test")
     class DemoParser(FormatToolParser):
-        format = format_
+        family = DeclaredFamily(format_)
 
     text = 'a<call>[{"name": "search", "arguments": {"q": 1}}]</call>b'
     assert parse("demo-format-test", text) == ("ab", [("search", '{"q": 1}')])

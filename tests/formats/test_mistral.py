@@ -1,7 +1,7 @@
 import re
 
 from tests.formats.format_checks import make_request, parse
-from toolwire.formats.base import ToolParserManager
+from toolwire.formats.registry import ToolParserManager
 from toolwire.formats.ids import mistral_history_id
 
 CALLS = [("get_weather", '{"city": "Paris"}'), ("search", '{"q": "x"}')]

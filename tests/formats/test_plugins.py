@@ -1,5 +1,5 @@
 from tests.formats.format_checks import make_request, parse
-from toolwire.formats.base import ToolParserManager
+from toolwire.formats.registry import ToolParserManager
 
 PLUGIN = '''
 from toolwire.plugins import (
@@ -28,14 +28,16 @@ class ExampleToolParser(ToolParser):
 '''
 
 DECLARATIVE_PLUGIN = '''
-from toolwire.formats.spec import Payload, ToolCallFormat
+from toolwire.formats.declared import DeclaredFamily
 from toolwire.formats.format_parser import FormatToolParser
+from toolwire.formats.spec import Payload, ToolCallFormat
 from toolwire.plugins import ToolParserManager
 
 
 @ToolParserManager.register_module(["bracket_calls"])
 class BracketCalls(FormatToolParser):
-    format = ToolCallFormat(name="bracket_calls", start=("<<",), end=(">>",), payloads=(Payload.JSON_OBJECTS,))
+    family = DeclaredFamily(
+        ToolCallFormat(name="bracket_calls", start=("<<",), end=(">>",), payloads=(Payload.JSON_OBJECTS,)))
 '''
 
 

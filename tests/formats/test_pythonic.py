@@ -12,7 +12,7 @@ from tests.formats.streaming_harness import (
     parse_whole,
 )
 from toolwire.protocol.chat import ChatCompletionRequest
-from toolwire.formats.base import ToolParserManager
+from toolwire.formats.registry import ToolParserManager
 from toolwire.formats.pythonic import PythonicToolParser, literal_to_json_value
 
 
@@ -34,8 +34,12 @@ def both_ways(text: str, request: ChatCompletionRequest = ANY_TOOL):
 
 
 def test_registered_names():
-    assert ToolParserManager.get_tool_parser("pythonic") is PythonicToolParser
-    assert ToolParserManager.get_tool_parser("llama4_pythonic") is PythonicToolParser
+    """Both families read calls with the same scanner; Llama 4's family writes them wrapped."""
+    plain, llama4 = (ToolParserManager.get_tool_parser(name) for name in ("pythonic", "llama4_pythonic"))
+    assert issubclass(plain, PythonicToolParser) and issubclass(llama4, PythonicToolParser)
+    call = [("f", {"a": 1})]
+    assert plain.family.render_calls(call) == "[f(a=1)]"
+    assert llama4.family.render_calls(call) == "<|python_start|>[f(a=1)]<|python_end|>"
 
 
 def test_vllm_docs_example_two_parallel_calls():

@@ -9,12 +9,9 @@ from hypothesis import strategies as st
 
 from tests.formats.streaming_harness import chunk_text
 from toolwire.protocol.chat import ChatCompletionRequest
-from toolwire.formats.reasoning import (
-    DeepSeekR1ReasoningParser,
-    Qwen3ReasoningParser,
-    ReasoningParser,
-    ReasoningParserManager,
-)
+from toolwire.formats.families.think import DeepSeekR1ReasoningParser, Qwen3ReasoningParser
+from toolwire.formats.reasoning import ReasoningParser
+from toolwire.formats.registry import ReasoningParserManager
 
 PLAIN = ChatCompletionRequest(messages=[{"role": "user", "content": "hi"}])
 NO_THINKING = ChatCompletionRequest(
@@ -62,7 +59,7 @@ def test_registered_names():
     assert ReasoningParserManager.get_reasoning_parser("deepseek_r1") is R1
     assert ReasoningParserManager.get_reasoning_parser("qwen3") is QWEN3
     assert {"deepseek_r1", "qwen3"} <= set(ReasoningParserManager.names())
-    with pytest.raises(KeyError, match="known parsers"):
+    with pytest.raises(KeyError, match="known reasoning parsers"):
         ReasoningParserManager.get_reasoning_parser("nope")
 
 
@@ -178,7 +175,7 @@ def test_plugin_registration(tmp_path):
     plugin.write_text(
         textwrap.dedent(
             """
-            from toolwire.formats.reasoning import ReasoningParser, ReasoningParserManager
+            from toolwire.plugins import ReasoningParser, ReasoningParserManager
 
             @ReasoningParserManager.register_module(["shouty"])
             class Shouty(ReasoningParser):

@@ -11,7 +11,7 @@ import torch
 import xgrammar as xgr
 
 from toolwire.protocol.chat import ChatCompletionRequest
-from toolwire.formats.base import ToolParserManager
+from toolwire.formats.registry import ToolParserManager
 from toolwire.guided import Tool
 
 BFCL = Path(os.environ.get("TOOLWIRE_BFCL_DIR") or Path(__file__).resolve().parents[3] / "shared" / "bfcl")

@@ -7,8 +7,8 @@ import jsonschema
 import pytest
 
 from tests.guided.helpers import drive, parse_calls
-from toolwire.guided import GuidedDecodingError, Tool, ToolCallsSpec, resolve_layout
-from toolwire.guided.layouts import PythonicLayout
+from toolwire.formats.registry import tool_call_family
+from toolwire.guided import GuidedDecodingError, Tool, ToolCallsSpec
 
 TOOLS = (
     Tool("get_weather", {
@@ -51,10 +51,7 @@ def check(calls, *, named=None, exactly_one=False):
 
 
 def trigger_of(parser: str) -> str:
-    layout = resolve_layout(parser)
-    if isinstance(layout, PythonicLayout):
-        return layout.start
-    return layout.start[0]
+    return tool_call_family(parser).calls_grammar([("f", {"type": "object"})], parallel=True).trigger
 
 
 @pytest.mark.parametrize("parser", FORMATS)
@@ -154,11 +151,11 @@ def test_mistral_name_then_json_payload(guided, vocab):
 
 
 def test_every_registered_parser_has_a_grammar(guided):
-    from toolwire.formats.base import ToolParserManager
+    from toolwire.formats.registry import ToolParserManager
 
     builtin = [name for name in ToolParserManager.names()
                if ToolParserManager.get_tool_parser(name).__module__.startswith("toolwire.formats.")]
     assert {"hermes", "mistral", "pythonic", "deepseek_v31"} <= set(builtin)
     for name in builtin:  # plugins registered by other tests declare no format
-        resolve_layout(name)
+        assert tool_call_family(name).constrainable
         assert guided.compile(ToolCallsSpec(format=name, tools=TOOLS[:1], mode="required")) is not None

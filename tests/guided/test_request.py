@@ -1,14 +1,20 @@
-"""From a ChatCompletionRequest (+ parser names) to the spec; and what the argument schemas admit."""
+"""From a ChatCompletionRequest (+ the tool parser's family) to the spec; and what the argument schemas admit."""
 
 from __future__ import annotations
 
 import pytest
 
-from toolwire.protocol.chat import ChatCompletionRequest
+from toolwire.formats.families.think import DeepSeekR1ReasoningParser, Qwen3ReasoningParser
+from toolwire.formats.family import UndeclaredFamily
+from toolwire.formats.registry import tool_call_family
 from toolwire.guided import (
     ChoiceSpec, GrammarSpec, GuidedDecodingError, JsonSpec, Reasoning, RegexSpec, Tool, ToolCallsSpec,
-    reasoning_for, spec_from_request,
+    spec_from_request,
 )
+from toolwire.protocol.chat import ChatCompletionRequest
+
+HERMES, MISTRAL = tool_call_family("hermes"), tool_call_family("mistral")
+NO_GRAMMAR = UndeclaredFamily("no_such", shown_as=HERMES)  # a plugin that declares no family
 
 WEATHER = {"type": "function", "function": {
     "name": "get_weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}
@@ -20,52 +26,52 @@ def request(**fields) -> ChatCompletionRequest:
 
 
 def test_no_tools_no_format_is_unconstrained():
-    assert spec_from_request(request(), "hermes") is None
-    assert spec_from_request(request(tools=[WEATHER], tool_choice="none"), "hermes") is None
+    assert spec_from_request(request(), HERMES) is None
+    assert spec_from_request(request(tools=[WEATHER], tool_choice="none"), HERMES) is None
 
 
 def test_required_and_named():
     spec = spec_from_request(request(tools=[WEATHER, TIME], tool_choice="required", parallel_tool_calls=False),
-                             "hermes")
+                             HERMES)
     assert isinstance(spec, ToolCallsSpec) and spec.mode == "required" and not spec.parallel
     assert [t.name for t in spec.tools] == ["get_weather", "get_time"] and spec.tools[1].strict is True
     named = spec_from_request(request(tools=[WEATHER, TIME],
-                                      tool_choice={"type": "function", "function": {"name": "get_time"}}), "mistral")
-    assert named.mode == "named" and named.name == "get_time" and named.format == "mistral"
+                                      tool_choice={"type": "function", "function": {"name": "get_time"}}), MISTRAL)
+    assert named.mode == "named" and named.name == "get_time" and named.format is MISTRAL
     assert [t.name for t in named.callable_tools] == ["get_time"]
 
 
 def test_named_tool_that_was_not_offered_is_a_400():
     with pytest.raises(GuidedDecodingError) as error:
         spec_from_request(request(tools=[WEATHER], tool_choice={"type": "function", "function": {"name": "x"}}),
-                          "hermes")
+                          HERMES)
     assert error.value.param == "tool_choice"
 
 
 def test_required_needs_tools_and_a_parser():
     with pytest.raises(GuidedDecodingError):
-        spec_from_request(request(tool_choice="required"), "hermes")
+        spec_from_request(request(tool_choice="required"), HERMES)
     with pytest.raises(GuidedDecodingError, match="tool-call-parser"):
         spec_from_request(request(tools=[WEATHER], tool_choice="required"), None)
     with pytest.raises(GuidedDecodingError, match="no_such"):
-        spec_from_request(request(tools=[WEATHER], tool_choice="required"), "no_such")
+        spec_from_request(request(tools=[WEATHER], tool_choice="required"), NO_GRAMMAR)
 
 
 def test_auto():
-    spec = spec_from_request(request(tools=[WEATHER]), "hermes")
+    spec = spec_from_request(request(tools=[WEATHER]), HERMES)
     assert spec.mode == "auto" and spec.enforce_arguments and spec.content is None
-    loose = spec_from_request(request(tools=[WEATHER]), "hermes", enforce_auto_arguments=False)
+    loose = spec_from_request(request(tools=[WEATHER]), HERMES, enforce_auto_arguments=False)
     assert not loose.enforce_arguments
-    assert spec_from_request(request(tools=[WEATHER]), "hermes", constrain_auto=False) is None
+    assert spec_from_request(request(tools=[WEATHER]), HERMES, constrain_auto=False) is None
     assert spec_from_request(request(tools=[WEATHER]), None) is None  # no parser: calls are not read
-    assert spec_from_request(request(tools=[WEATHER]), "no_such") is None  # not constrainable: free
+    assert spec_from_request(request(tools=[WEATHER]), NO_GRAMMAR) is None  # not constrainable: free
 
 
 def test_auto_with_a_response_format_is_calls_or_that_format():
-    spec = spec_from_request(request(tools=[WEATHER], response_format={"type": "json_object"}), "hermes")
+    spec = spec_from_request(request(tools=[WEATHER], response_format={"type": "json_object"}), HERMES)
     assert spec.mode == "auto" and spec.content == JsonSpec(None)
     required = spec_from_request(request(tools=[WEATHER], tool_choice="required",
-                                         response_format={"type": "json_object"}), "hermes")
+                                         response_format={"type": "json_object"}), HERMES)
     assert required.content is None  # the reply is calls; response_format shapes text replies only
 
 
@@ -92,25 +98,27 @@ def test_response_format_and_guided_fields():
 ])
 def test_conflicting_or_malformed_fields_are_400s(fields):
     with pytest.raises(GuidedDecodingError):
-        spec_from_request(request(**fields), "hermes")
+        spec_from_request(request(**fields), HERMES)
 
 
 def test_reasoning_is_carried_into_every_spec():
     think = Reasoning()
     assert spec_from_request(request(guided_regex="a"), None, reasoning=think).reasoning == think
-    assert spec_from_request(request(tools=[WEATHER], tool_choice="required"), "hermes",
+    assert spec_from_request(request(tools=[WEATHER], tool_choice="required"), HERMES,
                              reasoning=think).reasoning == think
 
 
-def test_reasoning_for():
+def test_reasoning_region_of_the_think_families():
     plain = request()
-    assert reasoning_for(None, plain) is None
-    assert reasoning_for("deepseek_r1", plain) == Reasoning(opened_in_prompt=True)
-    assert reasoning_for("qwen3", plain, "<|im_start|>assistant\n<think>\n") == Reasoning(opened_in_prompt=True)
-    assert reasoning_for("qwen3", plain, "<|im_start|>assistant\n") == Reasoning(opened_in_prompt=False, optional=True)
-    assert reasoning_for("qwen3", plain, "assistant\n<think>\n\n</think>\n\n") is None
-    off = request(chat_template_kwargs={"enable_thinking": False})
-    assert reasoning_for("qwen3", off) is None and reasoning_for("deepseek_r1", off) is None
+    r1, qwen3 = DeepSeekR1ReasoningParser(), Qwen3ReasoningParser()
+    assert r1.reasoning_region(plain, None) == Reasoning(opened_in_prompt=True)
+    assert qwen3.reasoning_region(plain, "<|im_start|>assistant\n<think>\n") == Reasoning(opened_in_prompt=True)
+    assert qwen3.reasoning_region(plain, "<|im_start|>assistant\n") == Reasoning(opened_in_prompt=False, optional=True)
+    assert qwen3.reasoning_region(plain, "assistant\n<think>\n\n</think>\n\n") is None
+    for switched_off in (False, "false", "False", "0", "no"):  # the parsers read the same switch
+        off = request(chat_template_kwargs={"enable_thinking": switched_off})
+        assert qwen3.reasoning_region(off, None) is None and r1.reasoning_region(off, None) is None
+        assert r1.extract_reasoning_content("no thoughts", off) == (None, "no thoughts")
 
 
 def test_extra_properties_policy(guided, tokenizer):

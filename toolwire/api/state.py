@@ -13,7 +13,8 @@ from typing import Any
 from toolwire.api.errors import APIError
 from toolwire.api.metrics import Metrics
 from toolwire.api.protocol import ChatCompletionRequest, TokenLogprob, TopLogprob
-from toolwire.formats.base import ToolParser, ToolParserManager
+from toolwire.formats.base import ToolParser
+from toolwire.formats.registry import ToolParserManager, tool_call_family
 
 logger = logging.getLogger("toolwire.serve")
 
@@ -117,7 +118,7 @@ class ServerState:
 
         try:
             prompt = render_prompt(
-                messages, self.chat_template, tools=tools, tool_parser=self.tool_parser_name,
+                messages, self.chat_template, tools=tools, family=self.tool_family,
                 add_generation_prompt=add_generation_prompt, continue_final_message=continue_final_message,
                 chat_template_kwargs=chat_template_kwargs, special_tokens=special_tokens_of(self.tokenizer))
         except PromptError as exc:
@@ -140,12 +141,13 @@ class ServerState:
         """The compiled constraint the reply is held to (tool calls in the parser's format,
         response_format, guided_*), or None. Compiles on the grammar thread pool: the engine and
         other requests go on meanwhile. A spec that cannot be built or compiled is a 400."""
-        from toolwire.guided import GuidedDecodingError, reasoning_for, spec_from_request
+        from toolwire.guided import GuidedDecodingError, spec_from_request
 
+        reasoning = (self.reasoning_parser_class(self.tokenizer).reasoning_region(request, prompt_text)
+                     if self.reasoning_parser_class else None)
         try:
             spec = spec_from_request(
-                request, self.tool_parser_name,
-                reasoning=reasoning_for(self.reasoning_parser_name, request, prompt_text),
+                request, self.tool_family, reasoning=reasoning,
                 constrain_auto=self.auto_tool_constraint != "off",
                 enforce_auto_arguments=self.auto_tool_constraint == "full")
         except GuidedDecodingError as exc:
@@ -174,6 +176,11 @@ class ServerState:
             return await self.guided.compile_async(spec)
         except GuidedDecodingError as exc:
             raise _guided_error(exc) from None
+
+    @property
+    def tool_family(self):
+        """The tool parser's family (toolwire.formats.family), or None without a tool parser."""
+        return tool_call_family(self.tool_parser_name) if self.tool_parser_name else None
 
     def new_tool_parser(self) -> ToolParser | None:
         return self.tool_parser_class(self.tokenizer) if self.tool_parser_class else None
@@ -225,7 +232,7 @@ def _tool_parser(args: argparse.Namespace) -> tuple[str | None, type[ToolParser]
 def _reasoning_parser(name: str | None):
     if not name:
         return None
-    from toolwire.formats.reasoning import ReasoningParserManager
+    from toolwire.formats.registry import ReasoningParserManager
 
     try:
         return ReasoningParserManager.get_reasoning_parser(name)

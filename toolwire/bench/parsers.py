@@ -26,7 +26,7 @@ import sys
 import time
 
 from toolwire.protocol.chat import ChatCompletionRequest
-from toolwire.formats.base import ToolParserManager
+from toolwire.formats.registry import ToolParserManager
 
 TOOL_NAME = "write_report"
 

@@ -4,8 +4,7 @@ A template like SmolLM2's renders `role` and `content` and nothing else: an assi
 carries only tool calls fails on the missing content (or loses the calls), and a `tool` message
 becomes a role the model never saw. For such templates:
 
-- an assistant message's tool calls are appended to its content, written in the active parser's
-  format (so the model sees its earlier calls in the form it is asked to write them);
+- an assistant message's tool calls are appended to its content, written in the family's format (so the model sees its earlier calls in the form it is asked to write them);
 - a run of consecutive tool results becomes one user message with a `<tool_response>` block per result.
 """
 
@@ -13,17 +12,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from toolwire.chat.call_text import tool_calls_text
+from toolwire.formats.family import ToolCallFamily
 
 
-def calls_as_text(messages: list[dict[str, Any]], parser_name: str | None) -> list[dict[str, Any]]:
+def calls_as_text(messages: list[dict[str, Any]], family: ToolCallFamily) -> list[dict[str, Any]]:
     converted = []
     for message in messages:
         if message.get("role") == "assistant" and message.get("tool_calls"):
             message = dict(message)
             calls = [(call["function"]["name"], call["function"]["arguments"]) for call in message.pop("tool_calls")]
             content = message.get("content") or ""
-            message["content"] = (content + "\n" if content else "") + tool_calls_text(parser_name, calls)
+            message["content"] = (content + "\n" if content else "") + family.render_calls(calls)
         converted.append(message)
     return converted
 

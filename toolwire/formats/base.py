@@ -1,15 +1,15 @@
-"""The public parser interface (the seeds' plugin API) and the registry of parsers by name."""
+"""The public tool-parser interface (the seeds' plugin API); `registry.ToolParserManager` finds parsers by name."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from collections.abc import Callable, Sequence
-from pathlib import Path
-from typing import Any, ClassVar
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from toolwire.protocol.chat import ChatCompletionRequest
 from toolwire.protocol.tool_calls import DeltaMessage, ExtractedToolCallInformation
+
+if TYPE_CHECKING:
+    from toolwire.formats.family import ToolCallFamily
 
 
 class ToolParser:
@@ -22,6 +22,10 @@ class ToolParser:
     # A parser that only looks at `delta_text` sets this to False; the caller then passes "" for
     # `previous_text` and `current_text` instead of rebuilding the whole reply on every delta.
     reads_full_text: ClassVar[bool] = True
+
+    # The family this parser belongs to (its grammar, prompt rendering, template markers, ids). A
+    # plugin that sets none gets no grammar: tool_choice required / named is then a 400.
+    family: ClassVar[ToolCallFamily | None] = None
 
     def __init__(self, tokenizer: Any = None):
         self.model_tokenizer = tokenizer
@@ -49,57 +53,3 @@ class ToolParser:
     def finish_streaming(self, current_text: str, request: ChatCompletionRequest) -> DeltaMessage | None:
         """Called once when the stream ends: release whatever was held back."""
         return None
-
-
-class ToolParserManager:
-    """Parsers by name: built-in ones and those registered by plugin files."""
-
-    tool_parsers: dict[str, type[ToolParser]] = {}
-
-    @classmethod
-    def register_module(
-        cls, name: str | list[str] | None = None, force: bool = True, module: type[ToolParser] | None = None
-    ) -> Callable[[type[ToolParser]], type[ToolParser]] | type[ToolParser]:
-        """Register a parser class under one or more names; usable as a decorator."""
-
-        def register(parser_class: type[ToolParser]) -> type[ToolParser]:
-            names = [name] if isinstance(name, str) else (name or [parser_class.__name__])
-            for each in names:
-                if not force and each in cls.tool_parsers:
-                    raise KeyError(f"tool parser {each!r} is already registered")
-                cls.tool_parsers[each] = parser_class
-            return parser_class
-
-        return register(module) if module is not None else register
-
-    @classmethod
-    def get_tool_parser(cls, name: str) -> type[ToolParser]:
-        _load_builtin_parsers()
-        if name in cls.tool_parsers:
-            return cls.tool_parsers[name]
-        known = ", ".join(sorted(cls.tool_parsers))
-        raise KeyError(f"unknown tool parser {name!r}; known parsers: {known}")
-
-    @classmethod
-    def names(cls) -> list[str]:
-        _load_builtin_parsers()
-        return sorted(cls.tool_parsers)
-
-    @classmethod
-    def import_tool_parser(cls, plugin_path: str | Path) -> None:
-        """Load a plugin file; its `@ToolParserManager.register_module` decorators register its parsers."""
-        path = Path(plugin_path).expanduser().resolve()
-        if not path.is_file():
-            raise FileNotFoundError(f"tool parser plugin not found: {path}")
-        module_name = f"toolwire_plugin_{path.stem}"
-        spec = importlib.util.spec_from_file_location(module_name, path)
-        if spec is None or spec.loader is None:
-            raise ImportError(f"cannot load tool parser plugin {path}")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[module_name] = module
-        spec.loader.exec_module(module)
-
-
-def _load_builtin_parsers() -> None:
-    # Imported on first use so that `toolwire.plugins` stays cheap and cycle-free.
-    import toolwire.formats.builtin  # noqa: F401

@@ -1,9 +1,9 @@
 """`FormatToolParser`: the seeds' ToolParser interface for a format declared as a `ToolCallFormat`.
 
-A family module subclasses it and sets `format`; everything else (whole and streaming parsing, ids,
-the request adjustment) comes from here and from the machine in streaming.py. Whole-text parsing runs
-that machine over the whole text, so the two modes agree by construction. No exception escapes: on
-an internal error the text is passed on as content.
+A family module subclasses it and sets `family` (a `DeclaredFamily`); everything else (whole and
+streaming parsing, ids, the request adjustment) comes from here and from the machine in
+streaming.py. Whole-text parsing runs that machine over the whole text, so the two modes agree by
+construction. No exception escapes: on an internal error the text is passed on as content.
 """
 
 from __future__ import annotations
@@ -17,16 +17,16 @@ from toolwire.protocol.tool_calls import DeltaMessage, ExtractedToolCallInformat
 from toolwire.formats.base import ToolParser
 from toolwire.formats.deltas import DeltaCollector, ResultCollector, make_delta
 from toolwire.formats.offered import OfferedTools
-from toolwire.formats.spec import ToolCallFormat
+from toolwire.formats.declared import DeclaredFamily
 from toolwire.formats.streaming import FormatStream
 
 logger = logging.getLogger(__name__)
 
 
 class FormatToolParser(ToolParser):
-    """A ToolParser for a declared format; a family module subclasses it and sets `format`."""
+    """A ToolParser for a declared format; a family module subclasses it and sets `family`."""
 
-    format: ClassVar[ToolCallFormat]
+    family: ClassVar[DeclaredFamily]
     reads_full_text = False  # only delta_text is read (tests/formats/test_format_streaming.py checks)
 
     def __init__(self, tokenizer=None):
@@ -46,12 +46,12 @@ class FormatToolParser(ToolParser):
     ) -> ExtractedToolCallInformation:
         try:
             result = ResultCollector()
-            stream = FormatStream(self.format, OfferedTools(request), result)
+            stream = FormatStream(self.family.format, OfferedTools(request), result)
             stream.feed(model_output)
             stream.finish()
             return result.result()
         except Exception:
-            logger.exception("%s parser failed; returning the output as content", self.format.name)
+            logger.exception("%s parser failed; returning the output as content", self.family.name)
             return ExtractedToolCallInformation(tools_called=False, content=model_output or None)
 
     def extract_tool_calls_streaming(
@@ -70,7 +70,7 @@ class FormatToolParser(ToolParser):
         settled_before = received_before = 0
         try:
             if stream is None:
-                stream = self._stream = FormatStream(self.format, OfferedTools(request), self._deltas)
+                stream = self._stream = FormatStream(self.family.format, OfferedTools(request), self._deltas)
             settled_before, received_before = stream.accounted, stream.log.end
             stream.feed(delta_text)
             return self._deltas.take()
@@ -91,7 +91,7 @@ class FormatToolParser(ToolParser):
     def _give_up(self, settled_before: int, received_before: int, delta_text: str) -> DeltaMessage | None:
         """After an internal error: the text not settled before the failing step, and all later text,
         is passed on as content."""
-        logger.exception("%s parser failed while streaming; passing text on as content", self.format.name)
+        logger.exception("%s parser failed while streaming; passing text on as content", self.family.name)
         self._gave_up = True
         self._deltas = DeltaCollector()
         try:

@@ -56,7 +56,7 @@ from toolwire.protocol.tool_calls import (
     FunctionCall,
     ToolCall,
 )
-from toolwire.formats.base import ToolParser, ToolParserManager
+from toolwire.formats.base import ToolParser
 from toolwire.formats.deltas import make_call_delta, make_delta
 from toolwire.formats.ids import ToolCallIds
 from toolwire.formats.offered import OfferedTools
@@ -546,7 +546,6 @@ def _is_dotted_identifier(name: str) -> bool:
     return all(part.isidentifier() and not keyword.iskeyword(part) for part in parts)
 
 
-@ToolParserManager.register_module(["pythonic", "llama4_pythonic"])
 class PythonicToolParser(ToolParser):
     """`[f(a=1), g()]` calls, optionally wrapped in Llama 4's `<|python_start|>`/`<|python_end|>`."""
 

@@ -1,48 +1,38 @@
-"""Reasoning parsers: split `<think>…</think>` reasoning from the content of a reply.
+"""Reasoning parsers: split a reply's reasoning (`<think>…</think>`) from its content.
 
-`--reasoning-parser NAME` picks one by name from `ReasoningParserManager`; plugin files register more
-with `@ReasoningParserManager.register_module([...])`, as tool parsers do. One instance parses one
-response (one choice). The whole result is the streaming splitter run over the whole text, so the two
-modes cannot disagree.
+`--reasoning-parser NAME` picks one by name from `registry.ReasoningParserManager`; plugin files
+register more with `@ReasoningParserManager.register_module([...])`, as tool parsers do. One
+instance parses one response (one choice). The built-in families (`families/think.py`) run
+`ThinkSplitter`, below, over the text: the whole result is the streaming splitter run over the whole
+text, so the two modes cannot disagree.
 
-The rules of the built-in `<think>` families:
-
-* An opening `<think>` at the very start of the output (after optional whitespace) always opens the
-  reasoning, which runs to `</think>` or to the end of the output. Elsewhere `<think>` is plain text.
-* Output that does not start with `<think>` may still start inside the reasoning, when the opening tag
-  was in the prompt. Who starts there:
-
-  - `deepseek_r1`: always (DeepSeek-R1's template ends the prompt with `<think>\\n`, and older R1s
-    skipped the tag but still reasoned), unless thinking is switched off (`chat_template_kwargs`
-    `enable_thinking: false` or `thinking: false`) or the prompt is known and already closes the
-    reasoning (ends with `</think>`). Without a `</think>` the whole output is reasoning.
-  - `qwen3`: only if the output contains `</think>`. Qwen3 writes `<think>` itself when it thinks;
-    the Thinking-2507 models have it in the prompt; `enable_thinking: false` writes none (the template
-    puts an empty `<think></think>` in the prompt). So: thinking switched off -> content; prompt known
-    -> reasoning if it ends with `<think>`, else content; prompt unknown -> the text is held back until
-    `</think>` (what came before was reasoning) or the end of the output (it was all content). The
-    server passes the rendered prompt, so that holding back is a fallback, not the rule.
-
-* Reasoning is the text between the tags with surrounding whitespace removed (`<think>\\n…\\n</think>`);
-  the whitespace right after `</think>` (`\\n\\n` in both families) separates and is not content.
-  Content that comes out of a reply without reasoning is untouched.
-* A partial tag at the end of a chunk (`</thi`) is held back until the next chunk decides it;
-  `finish_streaming` releases what is still held, as the text it is.
+A reasoning family also says where its reasoning is for constrained decoding
+(`ReasoningParser.reasoning_region`): a grammar then applies only after the reasoning ends.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable, Sequence
-from pathlib import Path
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from toolwire.protocol.chat import ChatCompletionRequest
 from toolwire.protocol.tool_calls import DeltaMessage
-from toolwire.formats.base import ToolParserManager
 
-logger = logging.getLogger(__name__)
 
+@dataclass(frozen=True)
+class Reasoning:
+    """Where a reply's reasoning is: free text up to `end`, after which a constraint applies.
+
+    `opened_in_prompt`: the prompt already ends with `start` (DeepSeek-R1, Qwen3 templates), so the
+    output begins inside the reasoning and must close it. Otherwise the output may begin with a whole
+    `start ... end` block, or skip it when `optional` (Qwen3 when the model decides not to think).
+    """
+
+    end: str = "</think>"
+    start: str = "<think>"
+    opened_in_prompt: bool = True
+    optional: bool = False
 
 
 class ReasoningParser:
@@ -61,6 +51,12 @@ class ReasoningParser:
 
     def adjust_request(self, request: ChatCompletionRequest) -> ChatCompletionRequest:
         return request
+
+    def reasoning_region(self, request: ChatCompletionRequest, prompt_text: str | None) -> Reasoning | None:
+        """Where this reply's reasoning is, for a constraint that applies after it; None: the reply
+        has no reasoning (or this parser does not say where it is, so a constraint applies from the
+        start)."""
+        return None
 
     def is_reasoning_end(self, token_ids: Sequence[int]) -> bool:
         """Whether these output token ids already contain the end of the reasoning."""
@@ -90,48 +86,7 @@ class ReasoningParser:
         return None
 
 
-class ReasoningParserManager:
-    """Reasoning parsers by name: built-in ones and those registered by plugin files."""
-
-    reasoning_parsers: dict[str, type[ReasoningParser]] = {}
-
-    @classmethod
-    def register_module(
-        cls,
-        name: str | list[str] | None = None,
-        force: bool = True,
-        module: type[ReasoningParser] | None = None,
-    ) -> Callable[[type[ReasoningParser]], type[ReasoningParser]] | type[ReasoningParser]:
-        """Register a parser class under one or more names; usable as a decorator."""
-
-        def register(parser_class: type[ReasoningParser]) -> type[ReasoningParser]:
-            names = [name] if isinstance(name, str) else (name or [parser_class.__name__])
-            for each in names:
-                if not force and each in cls.reasoning_parsers:
-                    raise KeyError(f"reasoning parser {each!r} is already registered")
-                cls.reasoning_parsers[each] = parser_class
-            return parser_class
-
-        return register(module) if module is not None else register
-
-    @classmethod
-    def get_reasoning_parser(cls, name: str) -> type[ReasoningParser]:
-        if name in cls.reasoning_parsers:
-            return cls.reasoning_parsers[name]
-        known = ", ".join(sorted(cls.reasoning_parsers))
-        raise KeyError(f"unknown reasoning parser {name!r}; known parsers: {known}")
-
-    @classmethod
-    def names(cls) -> list[str]:
-        return sorted(cls.reasoning_parsers)
-
-    @classmethod
-    def import_reasoning_parser(cls, plugin_path: str | Path) -> None:
-        """Load a plugin file; its `@ReasoningParserManager.register_module` decorators register it."""
-        ToolParserManager.import_tool_parser(plugin_path)  # loading a plugin file is the same act
-
-
-# ---------------------------------------------------------------- the <think> splitter
+# ---------------------------------------------------------------- the tag splitter
 
 REASONING, CONTENT, UNDECIDED = "reasoning", "content", "undecided"
 """Where an output that does not open with the start tag begins."""
@@ -148,7 +103,17 @@ def _partial_suffix(text: str, tag: str) -> int:
 
 
 class ThinkSplitter:
-    """Splits text fed in pieces into (reasoning, content); each character is looked at a bounded number of times."""
+    """Splits text fed in pieces into (reasoning, content); each character is looked at a bounded
+    number of times.
+
+    An opening tag at the very start of the text (after optional whitespace) opens the reasoning,
+    which runs to the end tag or to the end of the text; elsewhere it is plain text. A text that does
+    not open with the tag begins as `start_mode` says: REASONING, CONTENT, or UNDECIDED (held back
+    until the end tag shows it was reasoning, or the end of the text shows it was content). Reasoning
+    is the text between the tags with surrounding whitespace removed; the whitespace right after the
+    end tag separates and is not content. A partial tag at the end of a piece is held back until the
+    next piece decides it; `finish` releases what is still held, as the text it is.
+    """
 
     def __init__(self, start_mode: str, start_tag: str = "<think>", end_tag: str = "</think>"):
         self.start_mode = start_mode
@@ -244,121 +209,3 @@ class ThinkSplitter:
         reasoning, content = "".join(self._reasoning), "".join(self._content)
         self._reasoning, self._content = [], []
         return reasoning, content
-
-
-def thinking_switched_off(request: ChatCompletionRequest | None) -> bool:
-    """The request's chat_template_kwargs turn thinking off (`enable_thinking` or `thinking` false)."""
-    kwargs = (request.chat_template_kwargs if request is not None else None) or {}
-    for key in ("enable_thinking", "thinking"):
-        value = kwargs.get(key)
-        if value is False or (isinstance(value, str) and value.strip().lower() in ("false", "0", "no")):
-            return True
-    return False
-
-
-class ThinkTagReasoningParser(ReasoningParser):
-    """`<think>…</think>` reasoning; subclasses say where an output without the opening tag begins."""
-
-    reads_full_text = False  # keeps its own state; reads only delta_text (see toolwire.chat.output)
-
-    start_tag = "<think>"
-    end_tag = "</think>"
-
-    def __init__(self, tokenizer: Any = None):
-        super().__init__(tokenizer)
-        self._prompt_text: str | None = None
-        self._splitter: ThinkSplitter | None = None
-        self._end_token_id: int | None | bool = False  # False: not looked up yet
-
-    def start_mode(self, request: ChatCompletionRequest | None, prompt_text: str | None) -> str:
-        """REASONING, CONTENT or UNDECIDED: where an output that does not open with the start tag begins."""
-        raise NotImplementedError
-
-    def prompt_state(self, prompt_text: str | None) -> str | None:
-        """'open' when the prompt ends inside a reasoning block, 'closed' when it ends one, None else."""
-        if prompt_text is None:
-            return None
-        tail = prompt_text.rstrip()
-        if tail.endswith(self.start_tag):
-            return "open"
-        if tail.endswith(self.end_tag):
-            return "closed"
-        return "neither"
-
-    def begin(self, request: ChatCompletionRequest, prompt_text: str | None = None) -> None:
-        self._prompt_text = prompt_text
-        self._splitter = ThinkSplitter(self.start_mode(request, prompt_text), self.start_tag, self.end_tag)
-
-    def is_reasoning_end(self, token_ids: Sequence[int]) -> bool:
-        if self._end_token_id is False:
-            self._end_token_id = self._token_id(self.end_tag)
-        return self._end_token_id is not None and self._end_token_id in token_ids
-
-    def extract_reasoning_content(
-        self, model_output: str, request: ChatCompletionRequest
-    ) -> tuple[str | None, str | None]:
-        splitter = ThinkSplitter(self.start_mode(request, self._prompt_text), self.start_tag, self.end_tag)
-        reasoning, content = splitter.feed(model_output)
-        more_reasoning, more_content = splitter.finish()
-        return (reasoning + more_reasoning) or None, (content + more_content) or None
-
-    def extract_reasoning_content_streaming(
-        self,
-        previous_text: str,
-        current_text: str,
-        delta_text: str,
-        previous_token_ids: Sequence[int],
-        current_token_ids: Sequence[int],
-        delta_token_ids: Sequence[int],
-        request: ChatCompletionRequest,
-    ) -> DeltaMessage | None:
-        if self._splitter is None:
-            self.begin(request, None)
-        return _delta(*self._splitter.feed(delta_text))
-
-    def finish_streaming(self, current_text: str, request: ChatCompletionRequest) -> DeltaMessage | None:
-        if self._splitter is None:
-            self.begin(request, None)
-        return _delta(*self._splitter.finish())
-
-    def _token_id(self, token: str) -> int | None:
-        tokenizer = self.model_tokenizer
-        if tokenizer is None:
-            return None
-        try:
-            token_id = tokenizer.convert_tokens_to_ids(token)
-            if isinstance(token_id, int) and tokenizer.convert_ids_to_tokens(token_id) == token:
-                return token_id
-        except Exception:
-            pass
-        return None
-
-
-@ReasoningParserManager.register_module(["deepseek_r1"])
-class DeepSeekR1ReasoningParser(ThinkTagReasoningParser):
-    """DeepSeek-R1 and its distills: the output starts inside the reasoning unless told otherwise."""
-
-    def start_mode(self, request: ChatCompletionRequest | None, prompt_text: str | None) -> str:
-        if thinking_switched_off(request) or self.prompt_state(prompt_text) == "closed":
-            return CONTENT
-        return REASONING
-
-
-@ReasoningParserManager.register_module(["qwen3"])
-class Qwen3ReasoningParser(ThinkTagReasoningParser):
-    """Qwen3: reasoning when the output opens `<think>`, or the prompt did; `enable_thinking: false` has none."""
-
-    def start_mode(self, request: ChatCompletionRequest | None, prompt_text: str | None) -> str:
-        if thinking_switched_off(request):
-            return CONTENT
-        state = self.prompt_state(prompt_text)
-        if state is None:
-            return UNDECIDED
-        return REASONING if state == "open" else CONTENT
-
-
-def _delta(reasoning: str, content: str) -> DeltaMessage | None:
-    if not reasoning and not content:
-        return None
-    # tool_calls passed explicitly: model_construct would inspect its default_factory on every call
-    return DeltaMessage.model_construct(reasoning_content=reasoning or None, content=content or None, tool_calls=[])

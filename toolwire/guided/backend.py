@@ -16,7 +16,8 @@ from typing import Any, Protocol
 from toolwire.guided.constraint import XGrammarConstraint
 from toolwire.guided.errors import GuidedDecodingError
 from toolwire.guided.repetition import RepetitionGuard
-from toolwire.guided.structure import MAX_JSON_WHITESPACE, GrammarRequest
+from toolwire.formats.grammar import MAX_JSON_WHITESPACE
+from toolwire.guided.structure import GrammarRequest
 
 
 class GrammarBackend(Protocol):

@@ -1,16 +1,6 @@
-"""The one exception of the guided package: a constraint that cannot be built for a request."""
+"""The one exception of constrained decoding: a constraint that cannot be built for a request. It is
+defined beside the grammar language (`toolwire.formats.grammar`), since families raise it too."""
 
-from __future__ import annotations
+from toolwire.formats.grammar import GuidedDecodingError
 
-
-class GuidedDecodingError(ValueError):
-    """A request's constraint cannot be built: a bad spec, or a schema the backend cannot compile.
-
-    The server answers it with a 400. `tool` names the offending tool when there is one and `param`
-    names the request field (``tools``, ``tool_choice``, ``response_format``, ``guided_json`` ...).
-    """
-
-    def __init__(self, message: str, *, tool: str | None = None, param: str | None = None):
-        super().__init__(message)
-        self.tool = tool
-        self.param = param
+__all__ = ["GuidedDecodingError"]

@@ -17,7 +17,7 @@ from typing import Any
 
 from toolwire.protocol.chat import ChatCompletionRequest
 from toolwire.guided.errors import GuidedDecodingError
-from toolwire.guided.layouts import resolve_layout
+from toolwire.formats.family import ToolCallFamily
 from toolwire.guided.specs import (
     ChoiceSpec, GrammarSpec, GuidedSpec, JsonSpec, Reasoning, RegexSpec, TextSpec, Tool, ToolCallsSpec,
 )
@@ -25,7 +25,7 @@ from toolwire.guided.specs import (
 
 def spec_from_request(
     request: ChatCompletionRequest,
-    tool_parser: str | None,
+    family: ToolCallFamily | None,
     *,
     reasoning: Reasoning | None = None,
     constrain_auto: bool = True,
@@ -33,10 +33,10 @@ def spec_from_request(
     allow_extra_properties: bool = False,
     payload: str | None = None,
 ) -> GuidedSpec | None:
-    """The spec for `request`, whose tool calls the parser called `tool_parser` reads.
+    """The spec for `request`, whose tool calls are written in `family`'s format (None: no tool parser).
 
-    `reasoning`: the reply starts with reasoning, after which the constraint applies (see
-    `reasoning_for`). `constrain_auto`: whether tool_choice auto constrains the calls the model
+    `reasoning`: the reply starts with reasoning, after which the constraint applies (the reasoning
+    parser's `reasoning_region`). `constrain_auto`: whether tool_choice auto constrains the calls the model
     chooses to make; `enforce_auto_arguments`: whether those calls' arguments are held to their
     schemas (names always are). `allow_extra_properties`: non-strict tools' arguments may carry
     properties their schema does not list. `payload`: the format's payload kind the served model
@@ -52,19 +52,20 @@ def spec_from_request(
     if choice == "none" or not tools:
         return _with_reasoning(text, reasoning)
     mode = "named" if named else choice
-    if mode == "auto" and (not constrain_auto or not tool_parser or not _constrainable(tool_parser)):
+    if mode == "auto" and (not constrain_auto or family is None or not family.constrainable):
         return _with_reasoning(text, reasoning)
     if mode != "auto":
         if _guided_fields(request):
             raise GuidedDecodingError("guided_json / guided_regex / guided_choice / guided_grammar cannot "
                                       "be combined with a required or named tool_choice", param="tool_choice")
-        if not tool_parser:
+        if family is None:
             raise GuidedDecodingError("tool_choice 'required' or a named tool needs a tool-call parser "
                                       "(start the server with --tool-call-parser)", param="tool_choice")
-        resolve_layout(tool_parser)  # raises when this parser's calls cannot be constrained
+        if not family.constrainable:
+            family.calls_grammar((), parallel=False)  # raises the family's own reason
         text = None
     return ToolCallsSpec(
-        format=tool_parser,
+        format=family,
         tools=tuple(Tool(t.function.name, t.function.parameters, t.function.strict) for t in tools),
         mode=mode,
         name=named,
@@ -114,27 +115,6 @@ def text_spec(request: Any) -> TextSpec | None:
     return None
 
 
-def reasoning_for(reasoning_parser: str | None, request: ChatCompletionRequest,
-                  prompt_text: str | None = None, *, start: str = "<think>",
-                  end: str = "</think>") -> Reasoning | None:
-    """Where the reply's reasoning is, for the `<think>` families (toolwire.formats.reasoning).
-
-    None when there is none: no reasoning parser, thinking switched off (`chat_template_kwargs`
-    `enable_thinking` / `thinking` false), or a prompt that already closes the reasoning.
-    """
-    if not reasoning_parser:
-        return None
-    kwargs = getattr(request, "chat_template_kwargs", None) or {}
-    if kwargs.get("enable_thinking") is False or kwargs.get("thinking") is False:
-        return None
-    tail = prompt_text.rstrip() if prompt_text is not None else None
-    if tail is not None and tail.endswith(end):
-        return None
-    if reasoning_parser == "deepseek_r1" or (tail is not None and tail.endswith(start)):
-        return Reasoning(end=end, start=start, opened_in_prompt=True)
-    return Reasoning(end=end, start=start, opened_in_prompt=False, optional=True)
-
-
 def _guided_fields(request: Any) -> list[str]:
     names = ("guided_json", "guided_regex", "guided_choice", "guided_grammar")
     return [name for name in names if getattr(request, name, None) is not None]
@@ -144,11 +124,3 @@ def _with_reasoning(spec: TextSpec | None, reasoning: Reasoning | None) -> TextS
     if spec is None or reasoning is None:
         return spec
     return dataclasses.replace(spec, reasoning=reasoning)
-
-
-def _constrainable(tool_parser: str) -> bool:
-    try:
-        resolve_layout(tool_parser)
-    except GuidedDecodingError:
-        return False
-    return True

@@ -4,10 +4,12 @@ A spec is plain data. Its canonical JSON (`spec.key()`) is the compile cache's k
 that ask for the same thing share one compiled grammar. Key order inside schemas is kept (a JSON
 schema's property order is the order the model is steered to write them in).
 
-- `ToolCallsSpec`: tool calls in a family's own format (`format` is the tool parser's name).
+- `ToolCallsSpec`: tool calls in a family's own format (`format` is the name of a registered tool
+  parser; its family supplies the grammar).
 - `JsonSpec`, `RegexSpec`, `ChoiceSpec`, `GrammarSpec`: `response_format` and vLLM's `guided_*`.
 
-Every spec may carry a `Reasoning`: the constraint then starts only after the reasoning ends.
+Every spec may carry a `Reasoning` (from the reasoning parser's `reasoning_region`): the constraint
+then starts only after the reasoning ends.
 """
 
 from __future__ import annotations
@@ -16,24 +18,12 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any, Literal, Union
 
+from toolwire.formats.family import ToolCallFamily
+from toolwire.formats.reasoning import Reasoning
+from toolwire.formats.registry import tool_call_family
 from toolwire.guided.errors import GuidedDecodingError
 
 ToolMode = Literal["auto", "required", "named"]
-
-
-@dataclass(frozen=True)
-class Reasoning:
-    """Free text (the reasoning) up to `end`, then the constraint.
-
-    `opened_in_prompt`: the prompt already ends with `start` (DeepSeek-R1, Qwen3 templates), so the
-    output begins inside the reasoning and must close it. Otherwise the output may begin with a whole
-    `start ... end` block, or skip it when `optional` (Qwen3 with thinking switched off by the model).
-    """
-
-    end: str = "</think>"
-    start: str = "<think>"
-    opened_in_prompt: bool = True
-    optional: bool = False
 
 
 @dataclass(frozen=True)
@@ -94,7 +84,8 @@ TextSpec = Union[JsonSpec, RegexSpec, ChoiceSpec, GrammarSpec]
 
 @dataclass(frozen=True)
 class ToolCallsSpec:
-    """Tool calls written in the trained format of the tool parser `format`.
+    """Tool calls written in a family's trained format: `format` is the family, or the name of a
+    registered tool parser (replaced by its family).
 
     - mode `required`: optional leading whitespace, then one or more calls (exactly one when
       `parallel` is false), then the end of the output. `named`: exactly one call, of `name`.
@@ -111,7 +102,7 @@ class ToolCallsSpec:
       first one, for model versions that write another (mistral v11+: "name_then_json").
     """
 
-    format: str
+    format: ToolCallFamily | str
     tools: tuple[Tool, ...]
     mode: ToolMode = "auto"
     name: str | None = None
@@ -125,6 +116,11 @@ class ToolCallsSpec:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "tools", tuple(self.tools))
+        if isinstance(self.format, str):
+            try:
+                object.__setattr__(self, "format", tool_call_family(self.format))
+            except KeyError as exc:
+                raise GuidedDecodingError(exc.args[0], param="tool_choice") from None
         if self.mode not in ("auto", "required", "named"):
             raise GuidedDecodingError(f"unknown tool mode {self.mode!r}", param="tool_choice")
         names = [tool.name for tool in self.tools]
@@ -160,11 +156,14 @@ GuidedSpec = Union[ToolCallsSpec, TextSpec]
 
 
 def spec_key(spec: GuidedSpec) -> str:
-    """The canonical JSON of a spec: equal for equal specs (dict key order is significant)."""
+    """The canonical JSON of a spec: equal for equal specs (dict key order is significant; a family
+    is its name)."""
     return json.dumps(asdict(spec), separators=(",", ":"), ensure_ascii=False, default=_reject)
 
 
 def _reject(value: Any) -> Any:
+    if isinstance(value, ToolCallFamily):
+        return value.name
     raise GuidedDecodingError(f"a guided decoding spec holds a value that is not JSON: {value!r}")
 
 

@@ -9,19 +9,24 @@ Mistral's chat template rejects tool-call ids that are not exactly 9 alphanumeri
 here have that shape (`toolwire.formats.ids.mistral_history_id` shortens foreign ids in the history).
 """
 
-from toolwire.formats.base import ToolParserManager
-from toolwire.formats.spec import IdStyle, NamedCall, Payload, ToolCallFormat
+from toolwire.formats.declared import DeclaredFamily
+from toolwire.formats.family import TemplateMarker
 from toolwire.formats.format_parser import FormatToolParser
+from toolwire.formats.registry import ToolParserManager
+from toolwire.formats.spec import IdStyle, NamedCall, Payload, ToolCallFormat
 
-MISTRAL = ToolCallFormat(
-    name="mistral",
-    start=("[TOOL_CALLS]",),
-    payloads=(Payload.JSON_ARRAY, Payload.NAME_THEN_JSON, Payload.JSON_OBJECTS),
-    named_call=NamedCall(args_start=("[ARGS]",), args_start_optional=True),
-    id_style=IdStyle.MISTRAL,
+MISTRAL = DeclaredFamily(
+    ToolCallFormat(
+        name="mistral",
+        start=("[TOOL_CALLS]",),
+        payloads=(Payload.JSON_ARRAY, Payload.NAME_THEN_JSON, Payload.JSON_OBJECTS),
+        named_call=NamedCall(args_start=("[ARGS]",), args_start_optional=True),
+        id_style=IdStyle.MISTRAL,
+    ),
+    template_markers=(TemplateMarker.literal("[TOOL_CALLS]", rank=40),),
 )
 
 
 @ToolParserManager.register_module(["mistral"])
 class MistralToolParser(FormatToolParser):
-    format = MISTRAL
+    family = MISTRAL

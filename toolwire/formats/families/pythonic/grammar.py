@@ -15,7 +15,7 @@ from __future__ import annotations
 import keyword
 from typing import Any
 
-from toolwire.guided.errors import GuidedDecodingError
+from toolwire.formats.grammar import GuidedDecodingError, ebnf_literal
 
 _SEP = '"," " "?'  # between list items, dict items and keyword arguments: Python writes ", "
 
@@ -38,25 +38,6 @@ py_list ::= "[" (py_any ("," " "? py_any)*)? "]"
 py_dict ::= "{" (py_str ":" " "? py_any ("," " "? py_str ":" " "? py_any)*)? "}"
 py_any ::= py_str | py_num | py_bool | py_none | py_list | py_dict
 """
-
-
-def ebnf_literal(text: str) -> str:
-    """`text` as an EBNF string literal."""
-    out = []
-    for ch in text:
-        if ch in '"\\':
-            out.append("\\" + ch)
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\r":
-            out.append("\\r")
-        elif ch == "\t":
-            out.append("\\t")
-        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
-            out.append(f"\\u{ord(ch):04x}")
-        else:
-            out.append(ch)
-    return '"' + "".join(out) + '"'
 
 
 def python_literal(value: Any) -> str:

@@ -8,13 +8,16 @@ it stays content, and a `{` that does not open an offered call is content too.
 by repeated `<|python_tag|>`). Known model quirk, left as written: arrays emitted as strings.
 """
 
+import re
 from dataclasses import replace
 
-from toolwire.formats.base import ToolParserManager
-from toolwire.formats.spec import Payload, ToolCallFormat
+from toolwire.formats.declared import DeclaredFamily
+from toolwire.formats.family import TemplateMarker
 from toolwire.formats.format_parser import FormatToolParser
+from toolwire.formats.registry import ToolParserManager
+from toolwire.formats.spec import Payload, ToolCallFormat
 
-LLAMA3_JSON = ToolCallFormat(
+LLAMA3_JSON_FORMAT = ToolCallFormat(
     name="llama3_json",
     start=("<|python_tag|>",),
     start_optional=True,
@@ -23,14 +26,26 @@ LLAMA3_JSON = ToolCallFormat(
     argument_keys=("parameters", "arguments"),
 )
 
-LLAMA3 = replace(LLAMA3_JSON, name="llama3", argument_keys=("arguments", "parameters"))
+LLAMA3_JSON = DeclaredFamily(
+    LLAMA3_JSON_FORMAT,
+    # Llama 3.2 templates keep <|python_tag|> for built-in tools even when they show pythonic calls,
+    # so these come after the pythonic call list.
+    template_markers=(
+        TemplateMarker.literal("<|python_tag|>", rank=80),
+        # Llama 3.x templates that show no tag still return tool results in an `ipython` turn.
+        TemplateMarker(re.compile(r"<\|start_header_id\|>.*ipython", re.S), "Llama 3 headers with an ipython turn",
+                       rank=81),
+    ),
+)
+
+LLAMA3 = DeclaredFamily(replace(LLAMA3_JSON_FORMAT, name="llama3", argument_keys=("arguments", "parameters")))
 
 
 @ToolParserManager.register_module(["llama3_json", "llama4_json"])
 class Llama3JsonToolParser(FormatToolParser):
-    format = LLAMA3_JSON
+    family = LLAMA3_JSON
 
 
 @ToolParserManager.register_module(["llama3"])
 class Llama3ToolParser(FormatToolParser):
-    format = LLAMA3
+    family = LLAMA3
