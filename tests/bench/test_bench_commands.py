@@ -14,14 +14,14 @@ def json_lines(capsys) -> list[dict]:
     return [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
 
 
-def test_bench_parsers_covers_every_format(capsys):
-    from toolwire.bench.parsers import DEFAULT_FORMATS
+def test_bench_parsers_covers_every_family(capsys):
+    from toolwire.formats.registry import registered_families
 
+    names = [family.name for family in registered_families()]
     assert toolwire_main(["bench-parsers", "--sizes", "1,2", "--repeat", "1"]) == 0
     lines = json_lines(capsys)
-    assert {(line["format"], line["payload_kb"]) for line in lines} == {
-        (name, kb) for name in DEFAULT_FORMATS for kb in (1, 2)}
-    assert {"hermes", "mistral", "pythonic", "deepseekv31"} <= set(DEFAULT_FORMATS)
+    assert {(line["format"], line["payload_kb"]) for line in lines} == {(name, kb) for name in names for kb in (1, 2)}
+    assert {"hermes", "mistral", "pythonic", "llama4_pythonic", "deepseekv31"} <= set(names)
     assert all(line["ms_per_kb"] > 0 and line["deltas"] > 0 for line in lines)
 
 

@@ -1,5 +1,8 @@
+import pytest
+
 from tests.formats.format_checks import make_request, parse
-from toolwire.formats.registry import ToolParserManager
+from toolwire.formats.registry import ToolParserManager, tool_call_family
+from toolwire.guided import Tool
 
 PLUGIN = '''
 from toolwire.plugins import (
@@ -60,3 +63,33 @@ def test_plugin_file_declaring_a_format(tmp_path):
         "xy",
         [("search", '{"q": [1]}')],
     )
+
+
+def test_a_plugin_family_gets_its_grammar_and_rendering(tmp_path):
+    from toolwire.guided import ToolCallsSpec, build_grammar
+
+    path = tmp_path / "bracket_calls_family.py"
+    path.write_text(DECLARATIVE_PLUGIN)
+    ToolParserManager.import_tool_parser(path)
+    family = tool_call_family("bracket_calls")
+    assert family.constrainable
+    assert family.render_calls([("search", {"q": 1})]) == '<<\n{"name": "search", "arguments": {"q": 1}}\n>>'
+    grammar = build_grammar(ToolCallsSpec(format=family, tools=[Tool("search")], mode="required"))
+    assert '"<<"' in grammar.source and '">>"' in grammar.source
+
+
+def test_a_plugin_without_a_family_cannot_be_constrained(tmp_path):
+    from toolwire.guided import GuidedDecodingError, spec_from_request
+
+    path = tmp_path / "my_parser_again.py"
+    path.write_text(PLUGIN)
+    ToolParserManager.import_tool_parser(path)
+    family = tool_call_family("example_plugin")
+    assert not family.constrainable
+    # its calls are shown to the model in the default format, since nothing else is known
+    assert family.render_calls([("f", {})]).startswith("<tool_call>")
+    request = make_request(["search"]).model_copy(update={"tool_choice": "required"})
+    with pytest.raises(GuidedDecodingError, match="example_plugin") as error:
+        spec_from_request(request, family)
+    assert error.value.param == "tool_choice"
+    assert spec_from_request(request.model_copy(update={"tool_choice": "auto"}), family) is None  # auto: free

@@ -26,35 +26,10 @@ import sys
 import time
 
 from toolwire.protocol.chat import ChatCompletionRequest
-from toolwire.formats.registry import ToolParserManager
+from toolwire.formats.family import ToolCallFamily
+from toolwire.formats.registry import ToolParserManager, registered_families, tool_call_family
 
 TOOL_NAME = "write_report"
-
-# How each format writes one call; NAME and ARGS are filled in.
-REPLY_TEMPLATES = {
-    "hermes": '<tool_call>\n{"name": "NAME", "arguments": ARGS}\n</tool_call>',
-    "qwen25": '<tool_call>\n{"name": "NAME", "arguments": ARGS}\n</tool_call>',
-    "mistral": '[TOOL_CALLS] [{"name": "NAME", "arguments": ARGS}]',
-    "llama3_json": '<|python_tag|>{"name": "NAME", "parameters": ARGS}',
-    "llama3": '<|python_tag|>{"name": "NAME", "arguments": ARGS}',
-    "granite": '<|tool_call|>[{"name": "NAME", "arguments": ARGS}]',
-    "granite-20b-fc": '<function_call> {"name": "NAME", "arguments": ARGS}',
-    "internlm": '<|action_start|><|plugin|>\n{"name": "NAME", "parameters": ARGS}<|action_end|>',
-    "jamba": ' <tool_calls>[{"name": "NAME", "arguments": ARGS}]</tool_calls>',
-    "deepseekv3": (
-        "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>NAME\n```json\nARGS\n```"
-        "<｜tool▁call▁end｜><｜tool▁calls▁end｜>"
-    ),
-    "deepseekv31": (
-        "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>NAME<｜tool▁sep｜>ARGS<｜tool▁call▁end｜><｜tool▁calls▁end｜>"
-    ),
-}
-# Python call syntax, not JSON: its arguments are written as keyword arguments (see reply_for).
-PYTHONIC = "pythonic"
-DEFAULT_FORMATS = [
-    "hermes", "mistral", "llama3_json", "llama3", "granite", "granite-20b-fc", "internlm", "jamba",
-    "deepseekv3", "deepseekv31", PYTHONIC,
-]
 
 CODE_LINE = 'def handler(event):  # {"braces"} and \\backslashes\\ in "quotes"\n    return f"<tool_call>{event}"\n'
 
@@ -76,14 +51,9 @@ def arguments_payload(kilobytes: int) -> str:
     return json.dumps({"path": "report.md", "content": content, "records": records})
 
 
-def reply_for(format_name: str, arguments: str) -> str:
-    if format_name == PYTHONIC:
-        # repr() of JSON-decoded values is a Python literal: True/None, quoted strings, nested lists.
-        keywords = ", ".join(f"{key}={value!r}" for key, value in json.loads(arguments).items())
-        call = f"[{TOOL_NAME}({keywords})]"
-    else:
-        call = REPLY_TEMPLATES[format_name].replace("NAME", TOOL_NAME).replace("ARGS", arguments)
-    return "I'll write the report now.\n" + call
+def reply_for(family: ToolCallFamily, arguments: dict) -> str:
+    """A reply with some content, then one call written as the family's models write it."""
+    return "I'll write the report now.\n" + family.render_calls([(TOOL_NAME, arguments)])
 
 
 # Deltas per timed batch. Small, so that the batch's (up to 100 KB) current_text strings do not crowd
@@ -91,7 +61,7 @@ def reply_for(format_name: str, arguments: str) -> str:
 BATCH_DELTAS = 64
 
 
-def time_streaming(format_name: str, reply: str, delta_chars: int, expected_arguments: str) -> tuple[float, float]:
+def time_streaming(format_name: str, reply: str, delta_chars: int, expected_arguments: dict) -> tuple[float, float]:
     """(CPU seconds, wall seconds) spent inside the parser while the reply streams in deltas.
 
     Deltas go in batches: a batch's (previous, current, delta) texts are built first, outside the
@@ -130,11 +100,7 @@ def time_streaming(format_name: str, reply: str, delta_chars: int, expected_argu
     cpu += time.process_time() - cpu_began
     wall += time.perf_counter() - wall_began
     _take_arguments(messages, fragments)
-    streamed = "".join(fragments)
-    # JSON formats pass the arguments through byte for byte; pythonic converts them to JSON.
-    same = (json.loads(streamed) == json.loads(expected_arguments) if format_name == PYTHONIC
-            else streamed == expected_arguments)
-    if not same:
+    if json.loads("".join(fragments)) != expected_arguments:
         raise AssertionError(f"{format_name}: streamed arguments differ from the payload")
     return cpu, wall
 
@@ -149,19 +115,22 @@ def _take_arguments(messages: list, fragments: list[str]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="toolwire bench-parsers", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--formats", default=",".join(DEFAULT_FORMATS), help="comma-separated parser names")
+    parser.add_argument("--formats", help="comma-separated parser names (default: every registered family)")
     parser.add_argument("--sizes", default="10,100", help="arguments payload sizes in KB")
     parser.add_argument("--delta-chars", type=int, default=4, help="characters per streamed delta")
     parser.add_argument("--repeat", type=int, default=3, help="runs per case; the fastest is reported")
     args = parser.parse_args(argv)
 
-    for format_name in args.formats.split(","):
-        if format_name not in REPLY_TEMPLATES and format_name != PYTHONIC:
-            print(f"no benchmark reply for format {format_name!r}", file=sys.stderr)
+    names = args.formats.split(",") if args.formats else [family.name for family in registered_families()]
+    for format_name in names:
+        try:
+            family = tool_call_family(format_name)
+        except KeyError as exc:
+            print(exc.args[0], file=sys.stderr)
             return 2
         for kilobytes in (int(s) for s in args.sizes.split(",")):
-            payload = arguments_payload(kilobytes)
-            reply = reply_for(format_name, payload)
+            payload = json.loads(arguments_payload(kilobytes))
+            reply = reply_for(family, payload)
             runs = [time_streaming(format_name, reply, args.delta_chars, payload) for _ in range(args.repeat)]
             cpu, wall = min(runs)
             reply_kb = len(reply.encode()) / 1024
