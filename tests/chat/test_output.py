@@ -12,7 +12,7 @@ from toolwire.protocol.tool_calls import DeltaFunctionCall, DeltaMessage, DeltaT
 from toolwire.chat.output import ChoiceAccumulator, ChoiceOutputParser, ParsedChoice
 from toolwire.formats.base import ToolParser
 from toolwire.formats.families.hermes import HermesToolParser
-from toolwire.formats.pythonic import PythonicToolParser
+from toolwire.formats.families.pythonic.scanner import PythonicToolParser
 from toolwire.formats.families.think import DeepSeekR1ReasoningParser, Qwen3ReasoningParser
 
 TOOLS = [{"type": "function", "function": {"name": "get_weather"}}]

@@ -18,7 +18,7 @@ from tests.formats.test_pythonic_properties import identifiers, python_source, v
 from toolwire.protocol.chat import ChatCompletionRequest
 from toolwire.chat.output import ChoiceAccumulator, ChoiceOutputParser
 from toolwire.formats.families.hermes import HermesToolParser
-from toolwire.formats.pythonic import PythonicToolParser
+from toolwire.formats.families.pythonic.scanner import PythonicToolParser
 from toolwire.formats.families.think import DeepSeekR1ReasoningParser, Qwen3ReasoningParser
 
 TOOL_NAMES = ["get_weather", "search", "send_email"]

@@ -6,6 +6,7 @@ tools passed through `render_prompt` (as `ServerState.render_chat` does)."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
@@ -17,6 +18,7 @@ from toolwire.formats.registry import tool_call_family
 from toolwire.chat.prompt import render_prompt
 from toolwire.chat.rendering import ChatTemplateError
 from toolwire.chat.template_capabilities import tool_support
+from toolwire.formats.ids import mistral_history_id
 from toolwire.chat.templates import (
     ALIASES,
     TEMPLATE_DIR,
@@ -31,7 +33,7 @@ from toolwire.chat.templates import (
 SYSTEM_TEXT = "You are a concise weather assistant."
 USER_TEXT = "Should I wear a coat in the French capital today?"  # names no argument value
 CALL_ID = "call_Xy7Qp2Lm9Rt4Vn8Kd3Wz6Hc5"  # OpenAI style: call_ + 24 alphanumerics
-MISTRAL_ID = CALL_ID[-9:]
+MISTRAL_ID = mistral_history_id(CALL_ID)
 RESULT_TEXT = "22 degrees and sunny"
 DATE = "26 Jul 2024"  # the Llama templates' date_string, so two renders never straddle midnight
 
@@ -191,27 +193,73 @@ def test_server_detects_the_family_parser_and_adds_nothing(name):
     assert support.renders_tools and support.renders_tool_calls and support.renders_tool_results
 
 
+def _mistral_ids(prompt: str) -> tuple[list[str], list[str]]:
+    """The ids of the calls and of the results in a prompt the mistral template rendered."""
+    return re.findall(r'"id": "([^"]*)"', prompt), re.findall(r'"call_id": "([^"]*)"', prompt)
+
+
 @pytest.mark.parametrize("name", ["mistral", "mistral_parallel"])
-def test_mistral_shows_history_ids_as_their_last_nine_characters(name):
+def test_mistral_shows_history_ids_as_mistral_history_id_rewrites_them(name):
     prompt = render(select(name))
-    assert CALL_ID[:-9] not in prompt  # the part cut off
-    assert f'"id": "{MISTRAL_ID}"' in prompt
-    assert f'"call_id": "{MISTRAL_ID}"' in prompt
+    assert CALL_ID not in prompt
+    assert re.fullmatch(r"[A-Za-z0-9]{9}", MISTRAL_ID)
+    assert _mistral_ids(prompt) == ([MISTRAL_ID], [MISTRAL_ID])
 
 
-def test_mistral_pads_a_short_history_id_with_zeros():
-    # With the mistral parser (what the server detects), ids are made 9 characters before rendering,
-    # the same way in the call and in its result, so the two still pair up.
-    prompt = render(select("mistral"), messages=conversation(call_id="abc123"))
-    assert '"id": "000abc123"' in prompt
-    assert '"call_id": "000abc123"' in prompt
+@pytest.mark.parametrize("call_id", ["abc123", "", "abc-12345"])
+def test_mistral_rewrites_a_short_or_invalid_history_id_alike_in_call_and_result(call_id):
+    prompt = render(select("mistral"), messages=conversation(call_id=call_id))
+    calls, results = _mistral_ids(prompt)
+    assert calls == results
+    assert re.fullmatch(r"[A-Za-z0-9]{9}", calls[0])
 
 
-def test_mistral_template_rejects_a_short_id_it_is_given_unchanged():
+def test_mistral_history_ids_stay_distinct_and_pair_with_their_results():
+    # Two long ids that differ only before their last 9 characters, and two calls without an id
+    # (in two turns): each call gets its own 9-alphanumeric id, and its result the same one.
+    first, second = "call_1_Rt4Vn8Kd3Wz6Hc5", "call_2_Rt4Vn8Kd3Wz6Hc5"
+
+    def call(call_id):
+        return {"id": call_id, "type": "function", "function": {"name": "get_weather", "arguments": "{}"}}
+
+    messages = [
+        {"role": "user", "content": USER_TEXT},
+        {"role": "assistant", "tool_calls": [call(first), call(second), call("")]},
+        {"role": "tool", "tool_call_id": first, "content": "1"},
+        {"role": "tool", "tool_call_id": second, "content": "2"},
+        {"role": "tool", "tool_call_id": "", "content": "3"},
+        {"role": "assistant", "tool_calls": [call("")]},
+        {"role": "tool", "tool_call_id": "", "content": "4"},
+    ]
+    prompt = render(select("mistral"), messages=messages)
+    calls, results = _mistral_ids(prompt)
+    assert len(calls) == 4 and len(set(calls)) == 4
+    assert all(re.fullmatch(r"[A-Za-z0-9]{9}", call_id) for call_id in calls)
+    assert results == calls
+    assert calls[:2] == [mistral_history_id(first), mistral_history_id(second)]
+    assert prompt == render(select("mistral"), messages=messages)  # the same history, the same prompt
+
+
+def test_mistral_history_ids_reach_a_models_own_template_rewritten_too():
+    # A strict template of the kind Mistral's models ship, which refuses other ids: with the mistral
+    # parser, it gets the same ids as the shipped template.
+    strict = ChatTemplate("""{{ tools | tojson }}
+{%- for m in messages %}
+  {%- for c in m.tool_calls or [] %}
+    {%- if c.id | length != 9 %}{{ raise_exception('Tool call ids must be 9 alphanumerics') }}{% endif %}
+    {{- c.function | tojson }} "id": "{{ c.id }}"
+  {%- endfor %}
+  {%- if m.role == 'tool' %} "call_id": "{{ m.tool_call_id }}" {{ m.content }}{% else %} {{ m.content }}{% endif %}
+{%- endfor %}""", "model")
+    assert _mistral_ids(render(strict, parser="mistral")) == ([MISTRAL_ID], [MISTRAL_ID])
+
+
+@pytest.mark.parametrize("call_id", ["abc123", CALL_ID])
+def test_mistral_template_rejects_an_id_it_is_given_unchanged(call_id):
     # With another parser (`--tool-call-parser hermes --chat-template mistral`) ids reach the template
-    # as they are, and its own check names the problem.
-    with pytest.raises(ChatTemplateError, match='need 9 characters; got "abc123"'):
-        render(select("mistral"), messages=conversation(call_id="abc123"), parser="hermes")
+    # as they are; it shortens none by a rule of its own, and its check names the problem.
+    with pytest.raises(ChatTemplateError, match=f'must be 9 letters or digits; got "{call_id}"'):
+        render(select("mistral"), messages=conversation(call_id=call_id), parser="hermes")
 
 
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
@@ -292,3 +340,34 @@ def test_unknown_template_name_is_a_clear_error(option):
     message = str(error.value)
     assert repr(option) in message
     assert all(name in message for name in NAMES)  # lists what is shipped
+
+
+@pytest.mark.parametrize("option", [
+    "/no/such/dir/hermes.jinja",  # a shipped template's file name in a folder that does not exist
+    "templates/mistral.jinja",
+    "hermes.jinja",
+    "./hermes",
+    "/no/such/dir/tool_chat_template_hermes.txt",
+])
+def test_a_path_that_does_not_exist_is_an_error_naming_it(option):
+    with pytest.raises(ChatTemplateNotFound) as error:
+        select(option)
+    assert option in str(error.value)
+
+
+@pytest.mark.parametrize("option", ["/no/such/dir/tool_chat_template_hermes.jinja", "tool_chat_template_hermes.jinja"])
+def test_only_vllm_example_file_names_fall_back_to_the_shipped_template(option):
+    template = select(option)
+    assert template.source == "shipped hermes"
+    assert template.text == select("hermes").text
+
+
+def test_an_existing_file_wins_over_the_shipped_template_of_its_name(tmp_path):
+    path = tmp_path / "tool_chat_template_hermes.jinja"
+    path.write_text(MODEL_DEFAULT, encoding="utf-8")
+    assert select(str(path)).text == MODEL_DEFAULT
+
+
+def test_a_literal_template_with_a_slash_is_still_a_template():
+    literal = "{% for message in messages %}{{ message.content }}</s>{% endfor %}"
+    assert select(literal).source == "literal"

@@ -2,8 +2,8 @@
 
 A reply is content pieces and calls, rendered the way the family's models write them (with the
 variations the format allows: markers' spellings, whitespace, key order, `parameters` for
-`arguments`, arguments as a JSON-encoded string, two objects in one block, a missing closing tag at
-the end ...). The generator knows the truth: the parser's whole-text result must equal it.
+`arguments`, arguments as a JSON-encoded string, two objects in one block, closing markers missing
+or cut off at the end of the output ...). The generator knows the truth: the parser's whole-text result must equal it.
 """
 
 from __future__ import annotations
@@ -101,6 +101,14 @@ def _interleave(draw, reply: GeneratedReply, blocks: list[str], calls: list[Gene
     reply.calls = [(c.name, c.arguments) for c in calls]
 
 
+def _closing_cut_off(draw, reply: GeneratedReply, closing: str) -> None:
+    """The output stops right after the last call (several models do), or inside its closing markers
+    `closing`, when the reply ends with them: the calls are the same."""
+    if reply.text.endswith(closing) and draw(st.booleans()):
+        kept = draw(st.integers(0, len(closing) - 1))
+        reply.text = reply.text[: len(reply.text) - len(closing) + kept]
+
+
 def _no_marker(text: str, markers) -> bool:
     return not any(m in text for m in markers)
 
@@ -120,8 +128,7 @@ def hermes_replies(draw) -> GeneratedReply:
         k += group
     reply = GeneratedReply()
     _interleave(draw, reply, blocks, calls)
-    if blocks and reply.text.endswith("</tool_call>") and draw(st.booleans()):
-        reply.text = reply.text[: -len("</tool_call>")]  # closing tag missing at the end
+    _closing_cut_off(draw, reply, "</tool_call>")
     return reply
 
 
@@ -196,6 +203,7 @@ def internlm_replies(draw) -> GeneratedReply:
     ]
     reply = GeneratedReply()
     _interleave(draw, reply, blocks, calls)
+    _closing_cut_off(draw, reply, "<|action_end|>")
     return reply
 
 
@@ -208,6 +216,7 @@ def jamba_replies(draw) -> GeneratedReply:
     reply.text += "<tool_calls>[" + ", ".join(objects) + "]</tool_calls>"
     reply.add_content(draw(content_text))
     reply.calls = [(c.name, c.arguments) for c in calls]
+    _closing_cut_off(draw, reply, "]</tool_calls>")
     return reply
 
 
@@ -231,6 +240,7 @@ def deepseek_replies(version: str):
         block = marker("tool▁calls▁begin") + between.join(rendered) + marker("tool▁calls▁end")
         reply = GeneratedReply()
         _interleave(draw, reply, [block], calls)
+        _closing_cut_off(draw, reply, marker("tool▁call▁end") + marker("tool▁calls▁end"))
         return reply
 
     return strategy()

@@ -1,5 +1,7 @@
 import re
 
+import pytest
+
 from tests.formats.format_checks import make_request, parse
 from toolwire.formats.registry import ToolParserManager
 from toolwire.formats.ids import mistral_history_id
@@ -63,7 +65,20 @@ def test_ids_are_exactly_nine_alphanumerics_and_unique():
     assert all(re.fullmatch(r"[A-Za-z0-9]{9}", i) for i in ids)
 
 
-def test_foreign_ids_shortened_for_the_history():
-    assert mistral_history_id("call_abcdefghijklmnopqrstuvwx") == "pqrstuvwx"
-    assert mistral_history_id("abc") == "000000abc"
-    assert re.fullmatch(r"[A-Za-z0-9]{9}", mistral_history_id("chatcmpl-tool-1-2"))
+def test_an_id_of_nine_alphanumerics_is_kept_in_the_history():
+    assert mistral_history_id("a1B2c3D4e") == "a1B2c3D4e"
+
+
+@pytest.mark.parametrize("foreign", ["call_abcdefghijklmnopqrstuvwx", "abc", "", "chatcmpl-tool-1-2", "abc-12345",
+                                     "é" * 9, "\ud800"])
+def test_foreign_ids_become_nine_alphanumerics_the_same_every_time(foreign):
+    short = mistral_history_id(foreign)
+    assert re.fullmatch(r"[A-Za-z0-9]{9}", short)
+    assert mistral_history_id(foreign) == short
+
+
+def test_distinct_foreign_ids_stay_distinct():
+    # Ids that share their last characters (the old rule kept only those) or differ in one place.
+    ids = [f"call_{i}_Rt4Vn8Kd3Wz6Hc5" for i in range(1000)]
+    ids += [f"call_Xy7Qp2Lm9Rt4Vn8Kd3Wz6Hc5_{i}" for i in range(1000)]
+    assert len({mistral_history_id(i) for i in ids}) == len(ids)

@@ -13,7 +13,7 @@ from tests.formats.streaming_harness import (
 )
 from toolwire.protocol.chat import ChatCompletionRequest
 from toolwire.formats.registry import ToolParserManager
-from toolwire.formats.pythonic import PythonicToolParser, literal_to_json_value
+from toolwire.formats.families.pythonic.scanner import PythonicToolParser, literal_to_json_value
 
 
 def make_request(*tool_names: str) -> ChatCompletionRequest:

@@ -5,6 +5,8 @@
 - assistant tool calls: `{"id", "type": "function", "function": {"name", "arguments": dict}}`, the
   arguments parsed from their JSON string, since templates write them with `| tojson`;
 - tool results keep `tool_call_id`, and `name` (taken from the matching call when the client left it out);
+- the family may rewrite the history's tool-call ids (`history_call_id`: Mistral's 9-character ids); a
+  call and its result are rewritten alike, and, while rewriting, no id is left empty (`_HistoryIds`);
 - `developer` becomes `system` (OpenAI's newer name for it, unknown to open models' templates);
   the deprecated `function` role becomes a tool result.
 """
@@ -41,8 +43,8 @@ def template_messages(
 
     `history_call_id` rewrites the tool-call ids of the history (Mistral's 9-character ids).
     """
-    call_id = history_call_id or (lambda value: value)
-    names_by_call_id: dict[str, str] = {}
+    ids = _HistoryIds(history_call_id)
+    names_by_call_id: dict[str, str] = {}  # by the id the template gets
     converted = []
     for index, message in enumerate(messages):
         message = _validated(message, index)
@@ -55,14 +57,16 @@ def template_messages(
                 raise PromptError(f"messages[{index}]: image content is not supported by this server")
             entry = {"role": "user", "content": message.text(), "name": message.name}
         elif isinstance(message, AssistantMessage):
-            calls = [_template_tool_call(call, index, position, call_id)
-                     for position, call in enumerate(message.tool_calls or [])]
-            names_by_call_id.update((call.id, call.function.name) for call in message.tool_calls or [])
+            tool_calls = message.tool_calls or []
+            calls = [_template_tool_call(call, call_id, index, position)
+                     for position, (call, call_id) in enumerate(zip(tool_calls, ids.of_calls(tool_calls, index)))]
+            names_by_call_id.update((call["id"], call["function"]["name"]) for call in calls)
             entry = {"role": "assistant", "content": message.text(), "name": message.name,
                      "reasoning_content": message.reasoning_content, "tool_calls": calls or None}
         elif isinstance(message, ToolMessage):
-            entry = {"role": "tool", "tool_call_id": call_id(message.tool_call_id),
-                     "name": message.name or names_by_call_id.get(message.tool_call_id), "content": message.text()}
+            call_id = ids.of_result(message.tool_call_id, index)
+            entry = {"role": "tool", "tool_call_id": call_id,
+                     "name": message.name or names_by_call_id.get(call_id), "content": message.text()}
         elif isinstance(message, FunctionMessage):
             entry = {"role": "tool", "name": message.name, "content": message.text() or ""}
         else:  # pragma: no cover - ChatMessage is a closed union
@@ -81,14 +85,49 @@ def parse_arguments(arguments: str) -> dict[str, Any]:
     return value
 
 
-def _template_tool_call(call: ToolCall, index: int, position: int, call_id: Callable[[str], str]) -> dict:
+class _HistoryIds:
+    """The history's tool-call ids as the template gets them: as they are, or rewritten by `rewrite`.
+
+    While rewriting, a call without an id is named after its place (`messages[2].tool_calls[0]`)
+    before the rewrite, and a tool result without one answers the first unanswered such call of the
+    assistant message before it: id-less calls stay distinct, and still pair with their results.
+    """
+
+    def __init__(self, rewrite: Callable[[str], str] | None):
+        self.rewrite = rewrite
+        self.unanswered: list[str] = []  # the names given to the last assistant message's id-less calls
+
+    def of_calls(self, calls: Sequence[ToolCall], index: int) -> list[str]:
+        """The ids of the calls of the assistant message `messages[index]`."""
+        if self.rewrite is None:
+            return [call.id for call in calls]
+        self.unanswered = []
+        ids = []
+        for position, call in enumerate(calls):
+            call_id = call.id if "id" in call.model_fields_set else ""  # not the random default
+            if not call_id:
+                call_id = f"messages[{index}].tool_calls[{position}]"
+                self.unanswered.append(call_id)
+            ids.append(self.rewrite(call_id))
+        return ids
+
+    def of_result(self, tool_call_id: str, index: int) -> str:
+        """The id of the tool result `messages[index]`."""
+        if self.rewrite is None:
+            return tool_call_id
+        if not tool_call_id:
+            tool_call_id = self.unanswered.pop(0) if self.unanswered else f"messages[{index}].tool_call_id"
+        return self.rewrite(tool_call_id)
+
+
+def _template_tool_call(call: ToolCall, call_id: str, index: int, position: int) -> dict:
     try:
         arguments = parse_arguments(call.function.arguments)
     except ValueError as error:
         raise PromptError(
             f"messages[{index}].tool_calls[{position}].function.arguments is not a JSON object: {error}"
         ) from None
-    return {"id": call_id(call.id), "type": "function",
+    return {"id": call_id, "type": "function",
             "function": {"name": call.function.name, "arguments": arguments}}
 
 

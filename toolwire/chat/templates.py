@@ -2,8 +2,9 @@
 or a literal jinja string (the `--chat-template` option).
 
 toolwire ships tool-capable templates in `toolwire/templates/` for the families whose models need one
-(`--chat-template hermes`). Names the vLLM docs use resolve to ours by basename:
-`examples/tool_chat_template_llama3.1_json.jinja` -> `llama3.1_json`, when that path does not exist.
+(`--chat-template hermes`). The paths the vLLM docs use resolve to ours by basename when they do not
+exist: `examples/tool_chat_template_llama3.1_json.jinja` -> `llama3.1_json`. Any other path that does
+not exist is an error naming it.
 """
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ def shipped_template_names() -> list[str]:
 
 
 def shipped_template(name: str) -> str:
-    """The text of a shipped template, by name, alias or vLLM-style file name."""
+    """The text of a shipped template, by name or alias."""
     canonical = _shipped_name(name)
     if canonical is None:
         raise ChatTemplateNotFound(
@@ -125,8 +126,8 @@ def resolve_chat_template(
     """The template for `--chat-template option` (None: the model's own) and the model's templates.
 
     `option` is, in this order: `tool_use` (the model's named tool-use template), another name among
-    the model's templates, an existing file, a shipped template (name or vLLM file name), or a jinja
-    template string.
+    the model's templates, an existing file, a shipped template's name, a jinja template string, or
+    the path of one of vLLM's example templates (`tool_chat_template_<shipped name>.jinja`).
     """
     model_templates = named_templates(model_template)
     if option is None:
@@ -143,11 +144,17 @@ def resolve_chat_template(
     path = Path(option).expanduser()
     if _is_file(path):
         return _checked(ChatTemplate(path.read_text(encoding="utf-8"), f"file {path}"))
-    canonical = _shipped_name(option)
+    looks_like_path = path.name != option or option.endswith(".jinja")
+    canonical = _shipped_name(_vllm_example_name(path) if looks_like_path else option)
     if canonical is not None:
         return _checked(ChatTemplate(shipped_template(canonical), f"shipped {canonical}"))
     if "{{" in option or "{%" in option:
         return _checked(ChatTemplate(option, "literal"))
+    if looks_like_path:
+        raise ChatTemplateNotFound(
+            f"--chat-template {option!r}: there is no file at that path (a shipped template is chosen by "
+            f"its name alone: {', '.join(shipped_template_names())})"
+        )
     raise ChatTemplateNotFound(
         f"--chat-template {option!r} is not a file, a jinja template or a shipped template name; "
         f"shipped templates: {', '.join(shipped_template_names())}"
@@ -171,10 +178,16 @@ def _model_default(model_templates: dict[str, str]) -> str:
 
 
 def _shipped_name(name: str) -> str | None:
-    stem = Path(name).name
-    stem = stem.removesuffix(".jinja").removeprefix(_VLLM_PREFIX)
-    stem = ALIASES.get(stem, stem)
-    return stem if stem in shipped_template_names() else None
+    name = ALIASES.get(name, name)
+    return name if name in shipped_template_names() else None
+
+
+def _vllm_example_name(path: Path) -> str:
+    """`llama3.1_json` for vLLM's `examples/tool_chat_template_llama3.1_json.jinja`; "" for other paths."""
+    name = path.name
+    if name.startswith(_VLLM_PREFIX) and name.endswith(".jinja"):
+        return name.removeprefix(_VLLM_PREFIX).removesuffix(".jinja")
+    return ""
 
 
 def _gguf_templates(path: Path) -> dict[str, str]:

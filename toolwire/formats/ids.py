@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import string
 
@@ -24,9 +25,18 @@ def mistral_tool_call_id() -> str:
 
 
 def mistral_history_id(tool_call_id: str) -> str:
-    """A foreign id shortened for Mistral's chat template: its last 9 alphanumerics, zero-padded."""
-    kept = "".join(ch for ch in tool_call_id if ch in ALPHANUMERICS)[-MISTRAL_ID_LENGTH:]
-    return kept.rjust(MISTRAL_ID_LENGTH, "0")
+    """An id of the history as Mistral's chat template accepts it: kept when it is 9 alphanumerics
+    already, else 9 alphanumerics made from its hash, so that distinct ids stay distinct (up to a
+    one-in-10^16 chance) and a call and its result, which share an id, still share one."""
+    if len(tool_call_id) == MISTRAL_ID_LENGTH and all(ch in ALPHANUMERICS for ch in tool_call_id):
+        return tool_call_id
+    digest = hashlib.sha256(tool_call_id.encode("utf-8", "surrogatepass")).digest()
+    number = int.from_bytes(digest, "big")
+    characters = []
+    for _ in range(MISTRAL_ID_LENGTH):
+        number, digit = divmod(number, len(ALPHANUMERICS))
+        characters.append(ALPHANUMERICS[digit])
+    return "".join(characters)
 
 
 class ToolCallIds:

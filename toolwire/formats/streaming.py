@@ -31,7 +31,9 @@ The rule for text that does not parse (identical in both modes, because it is on
   complete, its arguments are closed at their last safe point (`{"a": 1, "b": "par` becomes
   `{"a": 1, "b": "par"}`); the call owns its text up to the offending character, and reading resumes
   at that character as content. Calls committed earlier in the same block are unaffected.
-- A block whose closing marker is missing ends after its last complete call.
+- A block whose closing marker is missing ends after its last complete call: the output may stop
+  right after a call's last `}` (several models do), or in the middle of the closing marker, which
+  is then dropped like a whole one.
 """
 
 from __future__ import annotations
@@ -120,6 +122,8 @@ class FormatStream:
         """The output has ended: close what is open and release what was held back."""
         while self.state != self._in_content:
             if self._block_may_end_here():
+                if self.state == self._literal:
+                    self.accounted = self.log.end  # a closing marker cut off by the end is markup too
                 self._close_block()
             else:
                 self._break(self.log.end)

@@ -6,7 +6,7 @@
 - v13 (Magistral): `[TOOL_CALLS]f[ARGS]{...}`.
 
 Mistral's chat template rejects tool-call ids that are not exactly 9 alphanumerics, so the ids made
-here have that shape (`toolwire.formats.ids.mistral_history_id` shortens foreign ids in the history).
+here have that shape (`toolwire.formats.ids.mistral_history_id` rewrites foreign ids in the history).
 """
 
 from toolwire.formats.declared import DeclaredFamily

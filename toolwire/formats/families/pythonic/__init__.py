@@ -17,7 +17,7 @@ from toolwire.formats.family import Call, CallableTool, CallsGrammar, TemplateMa
 from toolwire.formats.families.pythonic.grammar import pythonic_calls_ebnf
 from toolwire.formats.families.pythonic.rendering import pythonic_text
 from toolwire.formats.grammar import GuidedDecodingError, ebnf
-from toolwire.formats.pythonic import PYTHON_END, PYTHON_START, PythonicToolParser
+from toolwire.formats.families.pythonic.scanner import PYTHON_END, PYTHON_START, PythonicToolParser
 from toolwire.formats.registry import ToolParserManager
 
 

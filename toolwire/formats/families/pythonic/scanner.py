@@ -29,9 +29,11 @@ modes cannot disagree):
   OpenAI-style first entry (index, id, type, name, `arguments: ""`) followed by an entry with its
   complete JSON arguments. Calls of a list stream one by one as each closes.
 * `<|python_start|>` and `<|python_end|>` around a kept list are removed, with the whitespace
-  between them and the list. Whitespace elsewhere is content.
+  between them and the list. Whitespace elsewhere is content. `<|python_end|>` may be missing, or
+  cut off, at the end of the output: the calls are kept, and what came of the marker is dropped.
 * A partial `<|python_start|>` (or `<|python_end|>`) at the end of a chunk is held back, as is a
-  list while it is undecided; `finish_streaming` releases what is still undecided as content.
+  list while it is undecided; `finish_streaming` releases what is still undecided as content (not a
+  cut-off `<|python_end|>`, above).
 
 Cost: each character is looked at a bounded number of times (the scanner walks the text once; a
 completed argument value is handed once to `ast.literal_eval`), so a reply costs time linear in its
@@ -178,13 +180,14 @@ class PythonicScanner:
     def _finish(self, tail: str) -> None:
         if self._state == _TEXT:
             self._content.append(tail)
-        elif self._state in (_AFTER_LIST, _AFTER_CALL) and self._committed:
+        elif self._state == _AFTER_CALL and self._committed:
             self._content.extend(self._after)
             self._content.append(tail)
         elif not self._committed:
             self._content.extend(self._held)
             self._content.append(tail)
-        # else: an unfinished element of a list with kept calls: dropped.
+        # else: an unfinished element of a list with kept calls, or the whitespace and cut-off (or
+        # missing) <|python_end|> after a wrapped list: dropped.
         self._reset_list()
         self._state = _TEXT
 
