@@ -1,5 +1,5 @@
-"""RepetitionGuard: a constrained reply that loops inside a value is steered out of the loop, whole
-and in the batched mask fill; values that merely repeat a little are left alone."""
+"""RepetitionGuard: a constrained reply that loops inside a value is steered out of the loop; values
+that merely repeat a little are left alone."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 import xgrammar as xgr
 
 from tests.guided.helpers import allowed_ids
-from toolwire.guided import GrammarCache, GuidedDecoding, RepetitionGuard, Tool, ToolCallsSpec, fill_bitmasks
+from toolwire.guided import GrammarCache, GuidedDecoding, RepetitionGuard, Tool, ToolCallsSpec
 
 GUARD = RepetitionGuard(max_period=12, min_repeats=4, min_span=16)
 NOTE = Tool("take_note", {"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]})
@@ -58,11 +58,3 @@ def test_the_loops_next_token_is_disallowed_and_nothing_else(services, tokenizer
     allowed_guarded, allowed_free = set(allowed_ids(masks[0], vocab.size)), set(allowed_ids(masks[1], vocab.size))
     assert allowed_free - allowed_guarded == {next_token}
     assert tokenizer.encode('"', add_special_tokens=False)[0] in allowed_guarded  # the string may close
-
-
-def test_batched_fill_breaks_the_loop_too(services, tokenizer, vocab):
-    (guarded, free), next_token = looping_constraints(services, tokenizer)
-    batch = xgr.allocate_token_bitmask(2, vocab.size)
-    fill_bitmasks([guarded, free], batch)
-    assert next_token not in allowed_ids(batch[0], vocab.size)
-    assert next_token in allowed_ids(batch[1], vocab.size)

@@ -223,22 +223,6 @@ def test_marker_that_is_one_special_token(tokenizer):
         service.shutdown()
 
 
-def test_batch_fill_matches_row_by_row(guided, vocab, tokenizer):
-    from toolwire.guided import fill_bitmasks
-
-    specs = [ToolCallsSpec(format="hermes", tools=(GOOD,), mode="required"), JsonSpec(None),
-             ToolCallsSpec(format="mistral", tools=(GOOD,), mode="auto")]
-    constraints = [guided.compile(spec)() for spec in specs]
-    for token in tokenizer.encode("<tool_call>", add_special_tokens=False):
-        assert constraints[0].accept_token(token)
-    batch = xgr.allocate_token_bitmask(len(constraints), vocab.size)
-    fill_bitmasks(constraints, batch)
-    for row, constraint in enumerate(constraints):
-        single = xgr.allocate_token_bitmask(1, vocab.size)
-        constraint.fill_bitmask(single[0])
-        assert bool((single[0] == batch[row]).all()), row
-
-
 def test_distinct_specs_compile_in_parallel(guided):
     service = GuidedDecoding(guided.backend, cache=GrammarCache(), max_workers=2)
     try:

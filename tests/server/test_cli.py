@@ -59,7 +59,33 @@ def test_startup_errors_are_clear(args, message):
 def test_lightllm_spellings_accepted():
     from toolwire.serve import parse_args
 
-    args = parse_args(["--model_dir", "/m", "--tool_call_parser", "qwen25", "--tp", "1"])
-    assert args.model == "/m" and args.tool_call_parser == "qwen25" and args.tensor_parallel_size == 1
-    args = parse_args(["/m", "--enable-auto-tool-choice", "--no-enable-prefix-caching", "--enforce-eager"])
-    assert args.model == "/m" and not args.enable_prefix_caching and args.enforce_eager and args.port == 8000
+    config = parse_args(["--model_dir", "/m", "--tool_call_parser", "qwen25", "--tp", "1"])
+    assert config.engine.model == "/m" and config.tool_call_parser == "qwen25"
+    config = parse_args(["/m", "--enable-auto-tool-choice", "--no-enable-prefix-caching", "--enforce-eager"])
+    assert config.engine.model == "/m" and not config.engine.enable_prefix_caching and config.engine.enforce_eager
+    assert config.port == 8000
+
+
+def test_a_flag_left_out_keeps_the_configs_default(monkeypatch):
+    from toolwire.config import ServerConfig
+    from toolwire.engine.config import EngineConfig
+    from toolwire.serve import parse_args
+
+    monkeypatch.setenv("TOOLWIRE_API_KEY", "from-the-environment")
+    assert parse_args([]) == ServerConfig()
+    assert parse_args([]).api_key == "from-the-environment"
+    assert parse_args(["--weights", "int8", "--block-size", "32", "--no-repetition-guard"]) == ServerConfig(
+        engine=EngineConfig(weights="int8", block_size=32), repetition_guard=False)
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--port", "70000"], "not a valid port"),
+    (["--block-size", "0"], "block_size must be positive"),
+    (["/a", "--model", "/b"], "two models given"),
+])
+def test_invalid_settings_are_usage_errors(args, message, capsys):
+    from toolwire.serve import parse_args
+
+    with pytest.raises(SystemExit) as exit_info:
+        parse_args(args)
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
@@ -59,16 +58,10 @@ class MetricsMiddleware:
 
 
 def build_app(state: ServerState) -> FastAPI:
-    @asynccontextmanager
-    async def lifespan(app: FastAPI):
-        await state.start()
-        yield
-
     app = FastAPI(
         title="toolwire",
         version=toolwire.__version__,
         description="An OpenAI-compatible inference server whose first concern is correct tool calling.",
-        lifespan=lifespan,
     )
     app.state.toolwire = state
     install_error_handlers(app)

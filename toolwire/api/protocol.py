@@ -13,6 +13,7 @@ from toolwire.protocol.chat import (
     ChatCompletionNamedToolChoiceParam,
     ChatCompletionRequest,
     ChatCompletionResponse,
+    ChatCompletionToolParam,
     ChatMessage,
     CompletionRequest,
     FinishReason,

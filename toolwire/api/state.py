@@ -1,12 +1,9 @@
 """ServerState: everything one server holds (engine, tokenizer, chat template, parsers, limits) and
-build_state(), the startup sequence that makes it from the command line."""
+what the request handlers ask of it. toolwire.startup builds it."""
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import json
-import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,9 +11,7 @@ from toolwire.api.errors import APIError
 from toolwire.api.metrics import Metrics
 from toolwire.api.protocol import ChatCompletionRequest, TokenLogprob, TopLogprob
 from toolwire.formats.base import ToolParser
-from toolwire.formats.registry import ToolParserManager, tool_call_family
-
-logger = logging.getLogger("toolwire.serve")
+from toolwire.formats.family import ToolCallFamily
 
 
 @dataclass
@@ -29,19 +24,22 @@ class ServerState:
     max_model_len: int
     vocab_size: int | None
     chat_template: Any
+    api_key: str | None
+    max_request_bytes: int
+    # What tool_choice auto constrains: "full" (names and argument schemas), "names" (arguments any
+    # JSON object), "off".
+    auto_tool_constraint: str
     tool_parser_name: str | None
     tool_parser_class: type[ToolParser] | None
+    # The tool parser's family: its grammar, prompt rendering and ids (None: no tool parser).
+    tool_family: ToolCallFamily | None
     reasoning_parser_name: str | None = None
     reasoning_parser_class: Any = None
-    api_key: str | None = None
-    max_request_bytes: int = 16 * 1024 * 1024
     # Defaults for sampling fields a request leaves unset (--override-generation-config).
     generation_defaults: dict[str, Any] = field(default_factory=dict)
     metrics: Metrics | None = None
-    # Constrained decoding (toolwire.guided.GuidedDecoding) for this tokenizer, and what tool_choice
-    # auto constrains: "full" (names and argument schemas), "names" (arguments any JSON object), "off".
+    # Constrained decoding (toolwire.guided.GuidedDecoding) for this tokenizer.
     guided: Any = None
-    auto_tool_constraint: str = "full"
     # Where the chat template came from, and how the parser was chosen, for the startup message.
     chat_template_origin: str = "the model's own"
     tool_parser_origin: str = "--tool-call-parser"
@@ -52,9 +50,6 @@ class ServerState:
             self.metrics = Metrics(self.model_name)
 
     # -- lifecycle ---------------------------------------------------------------------------------
-
-    async def start(self) -> None:
-        pass
 
     def healthy(self) -> bool:
         thread = getattr(self.engine, "_thread", None)
@@ -177,11 +172,6 @@ class ServerState:
         except GuidedDecodingError as exc:
             raise _guided_error(exc) from None
 
-    @property
-    def tool_family(self):
-        """The tool parser's family (toolwire.formats.family), or None without a tool parser."""
-        return tool_call_family(self.tool_parser_name) if self.tool_parser_name else None
-
     def new_tool_parser(self) -> ToolParser | None:
         return self.tool_parser_class(self.tokenizer) if self.tool_parser_class else None
 
@@ -205,111 +195,3 @@ class ServerState:
 
 def _guided_error(exc) -> APIError:
     return APIError(str(exc), 400, param=exc.param, code="invalid_tool_schema" if exc.tool else None)
-
-
-# ---------------------------------------------------------------- startup
-
-
-class StartupError(Exception):
-    pass
-
-
-def _tool_parser(args: argparse.Namespace) -> tuple[str | None, type[ToolParser] | None]:
-    if args.tool_parser_plugin:
-        try:
-            ToolParserManager.import_tool_parser(args.tool_parser_plugin)
-        except Exception as exc:
-            raise StartupError(f"--tool-parser-plugin {args.tool_parser_plugin}: {type(exc).__name__}: {exc}") \
-                from None
-    if not args.tool_call_parser:
-        return None, None
-    try:
-        return args.tool_call_parser, ToolParserManager.get_tool_parser(args.tool_call_parser)
-    except KeyError as exc:
-        raise StartupError(f"--tool-call-parser: {exc.args[0]}") from None
-
-
-def _reasoning_parser(name: str | None):
-    if not name:
-        return None
-    from toolwire.formats.registry import ReasoningParserManager
-
-    try:
-        return ReasoningParserManager.get_reasoning_parser(name)
-    except KeyError as exc:
-        raise StartupError(f"--reasoning-parser: {exc.args[0]}") from None
-
-
-def _generation_defaults(text: str | None) -> dict[str, Any]:
-    from toolwire.api.sampling import GENERATION_DEFAULT_KEYS
-
-    if not text:
-        return {}
-    try:
-        values = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise StartupError(f"--override-generation-config is not JSON: {exc}") from None
-    if not isinstance(values, dict):
-        raise StartupError("--override-generation-config must be a JSON object")
-    unknown = set(values) - set(GENERATION_DEFAULT_KEYS)
-    if unknown:
-        raise StartupError(f"--override-generation-config: unknown keys {sorted(unknown)}; "
-                           f"known: {', '.join(GENERATION_DEFAULT_KEYS)}")
-    return values
-
-
-def build_state(args: argparse.Namespace) -> ServerState:
-    """Plugin and parser names first (cheap, fail fast), then the model, template and engine."""
-    parser_name, parser_class = _tool_parser(args)
-    reasoning_class = _reasoning_parser(args.reasoning_parser)
-    defaults = _generation_defaults(getattr(args, "override_generation_config", None))
-
-    from toolwire.models.errors import ModelLoadError
-    from toolwire.models.loader import load_model
-
-    try:
-        loaded = load_model(args.model, dtype=args.dtype, device=args.device, weights=args.weights)
-    except ModelLoadError as exc:
-        raise StartupError(str(exc)) from None
-
-    from toolwire.chat.parser_detection import detect_tool_parser
-    from toolwire.chat.rendering import ChatTemplateError
-    from toolwire.chat.templates import read_model_templates, resolve_chat_template
-
-    try:
-        model_templates = read_model_templates(loaded.source) or loaded.chat_template
-        template = resolve_chat_template(args.chat_template, model_templates)
-    except (ChatTemplateError, OSError, ValueError) as exc:
-        raise StartupError(str(exc)) from None
-    parser_origin = "--tool-call-parser"
-    if parser_class is None:
-        choice = detect_tool_parser(template)
-        parser_name, parser_origin = choice.name, choice.reason
-        parser_class = ToolParserManager.get_tool_parser(parser_name)
-        logger.info("tool-call parser %r: %s", parser_name, choice.reason)
-
-    from toolwire.engine.async_engine import AsyncEngine
-    from toolwire.engine.config import EngineConfig
-
-    config = EngineConfig(
-        model=args.model, dtype=args.dtype, device=args.device, block_size=args.block_size,
-        kv_cache_memory=args.kv_cache_memory, max_num_seqs=args.max_num_seqs,
-        max_num_batched_tokens=args.max_num_batched_tokens, max_model_len=args.max_model_len,
-        enable_prefix_caching=args.enable_prefix_caching, enforce_eager=args.enforce_eager, seed=args.seed)
-    engine = AsyncEngine(config, loaded)
-
-    from toolwire.guided import GuidedDecoding, RepetitionGuard
-
-    guided = GuidedDecoding.for_tokenizer(loaded.tokenizer, vocab_size=engine.engine.vocab_size,
-                                          stop_token_ids=sorted(engine.engine.eos_token_ids),
-                                          repetition_guard=RepetitionGuard() if args.repetition_guard else None)
-
-    served = list(args.served_model_name or [loaded.name])
-    return ServerState(
-        engine=engine, tokenizer=loaded.tokenizer, model_name=served[0], served_names=served,
-        model_source=loaded.source, max_model_len=engine.max_model_len,
-        vocab_size=engine.engine.vocab_size, chat_template=template, tool_parser_name=parser_name,
-        tool_parser_class=parser_class, reasoning_parser_name=args.reasoning_parser,
-        reasoning_parser_class=reasoning_class, api_key=args.api_key, max_request_bytes=args.max_request_bytes,
-        generation_defaults=defaults, chat_template_origin=template.source, tool_parser_origin=parser_origin,
-        guided=guided, auto_tool_constraint=args.auto_tool_constraint)

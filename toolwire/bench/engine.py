@@ -23,17 +23,19 @@ MESSAGES = [
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="toolwire bench-engine", description=__doc__)
-    parser.add_argument("--model", default=None, help="model path or id (default: SmolLM2-135M-Instruct)")
-    parser.add_argument("--dtype", default="auto")
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--weights", default="auto", help="as `toolwire serve --weights` (CPU only)")
     parser.add_argument("--concurrency", default="1,8,32", help="comma-separated request counts")
     parser.add_argument("--max-tokens", type=int, default=128)
-    parser.add_argument("--kv-cache-memory", type=float, default=1.0, help="GiB")
-    parser.add_argument("--max-num-seqs", type=int, default=64)
-    parser.add_argument("--max-num-batched-tokens", type=int, default=None)
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's own)")
-    parser.add_argument("--enforce-eager", action="store_true")
+    engine = parser.add_argument_group("engine", "as `toolwire serve` has them, with the same defaults",
+                                       argument_default=argparse.SUPPRESS)
+    engine.add_argument("--model", help="model path or id (default: SmolLM2-135M-Instruct)")
+    engine.add_argument("--dtype")
+    engine.add_argument("--device")
+    engine.add_argument("--weights", help="as `toolwire serve --weights` (CPU only)")
+    engine.add_argument("--kv-cache-memory", type=float, help="GiB")
+    engine.add_argument("--max-num-seqs", type=int)
+    engine.add_argument("--max-num-batched-tokens", type=int)
+    engine.add_argument("--enforce-eager", action="store_true")
     return parser.parse_args(argv)
 
 
@@ -91,14 +93,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     from toolwire.engine import AsyncEngine, EngineConfig
-    from toolwire.models import load_model
 
+    config = EngineConfig.from_options(vars(args))
     started = time.perf_counter()
-    loaded = load_model(args.model, dtype=args.dtype, device=args.device, weights=args.weights)
-    engine = AsyncEngine(EngineConfig(
-        model=args.model, dtype=args.dtype, device=args.device, kv_cache_memory=args.kv_cache_memory,
-        max_num_seqs=args.max_num_seqs, max_num_batched_tokens=args.max_num_batched_tokens,
-        enforce_eager=args.enforce_eager), loaded)
+    loaded = config.load_model()
+    engine = AsyncEngine(config, loaded)
     ready = time.perf_counter() - started
     emit({"bench": "engine", "ready_s": round(ready, 2), "device": str(engine.engine.device),
           "weights": dataclasses.asdict(loaded.model.matmul_weights),

@@ -1,12 +1,20 @@
-"""The engine: requests and sequences, scheduling, the paged KV cache, model running and sampling."""
+"""The engine: requests and sequences, scheduling, the paged KV cache, model running and sampling.
 
-from toolwire.engine.async_engine import AsyncEngine
-from toolwire.engine.config import EngineConfig
-from toolwire.engine.constraint import TokenConstraint
-from toolwire.engine.llm_engine import LLMEngine
-from toolwire.engine.outputs import Completion, RequestOutput
-from toolwire.engine.sampler import TokenLogprobs
-from toolwire.engine.sampling_params import SamplingParams
+The names below load on first use, so that importing `toolwire.engine.config` (the command line
+does) does not import torch.
+"""
 
-__all__ = ["AsyncEngine", "Completion", "EngineConfig", "LLMEngine", "RequestOutput",
-           "SamplingParams", "TokenConstraint", "TokenLogprobs"]
+import importlib
+
+_HOMES = {
+    "AsyncEngine": "async_engine", "Completion": "outputs", "EngineConfig": "config", "LLMEngine": "llm_engine",
+    "RequestOutput": "outputs", "SamplingParams": "sampling_params", "TokenConstraint": "constraint",
+    "TokenLogprobs": "sampler",
+}
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str):
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_HOMES[name]}"), name)

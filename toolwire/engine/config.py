@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
 
 
 @dataclass
@@ -11,6 +13,8 @@ class EngineConfig:
     model: str | None = None
     dtype: str = "auto"
     device: str = "auto"
+    # CPU only: the weights the linear layers multiply with (toolwire.models.load_model's `weights`).
+    weights: str = "auto"
     block_size: int = 16
     # GiB of memory given to the paged KV cache.
     kv_cache_memory: float = 1.0
@@ -36,3 +40,16 @@ class EngineConfig:
             raise ValueError("max_num_seqs must be positive")
         if self.max_num_batched_tokens is not None and self.max_num_batched_tokens <= 0:
             raise ValueError("max_num_batched_tokens must be positive")
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any]) -> EngineConfig:
+        """A config from the options named like its fields (command-line dests); other options are
+        ignored, and a field no option names keeps its default."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{name: value for name, value in options.items() if name in names})
+
+    def load_model(self):
+        """The model this config names, loaded with its dtype, device and weights (a LoadedModel)."""
+        from toolwire.models import load_model
+
+        return load_model(self.model, dtype=self.dtype, device=self.device, weights=self.weights)

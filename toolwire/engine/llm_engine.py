@@ -26,10 +26,7 @@ class LLMEngine:
     def __init__(self, config: EngineConfig | None = None, loaded_model=None):
         """loaded_model: a toolwire.models LoadedModel; None loads config.model."""
         self.config = config = config or EngineConfig()
-        if loaded_model is None:
-            from toolwire.models import load_model
-            loaded_model = load_model(config.model, dtype=config.dtype, device=config.device)
-        self.loaded_model = loaded_model
+        self.loaded_model = loaded_model = config.load_model() if loaded_model is None else loaded_model
         self.tokenizer = loaded_model.tokenizer
         self.eos_token_ids = set(loaded_model.eos_token_ids)
         model, model_config = loaded_model.model, loaded_model.config

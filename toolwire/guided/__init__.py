@@ -13,7 +13,7 @@ Each constraint implements the engine's hook (fill_bitmask / accept_token / is_t
 """
 
 from toolwire.guided.backend import GrammarBackend, XGrammarBackend
-from toolwire.guided.constraint import XGrammarConstraint, fill_bitmasks
+from toolwire.guided.constraint import XGrammarConstraint
 from toolwire.guided.errors import GuidedDecodingError
 from toolwire.guided.repetition import RepetitionGuard
 from toolwire.guided.request import spec_from_request, text_spec
@@ -26,6 +26,6 @@ from toolwire.guided.structure import GrammarRequest, build_grammar
 __all__ = [
     "ChoiceSpec", "CompiledConstraint", "GrammarBackend", "GrammarCache", "GrammarRequest", "GrammarSpec",
     "GuidedDecoding", "GuidedDecodingError", "GuidedSpec", "JsonSpec", "Reasoning",
-    "RegexSpec", "RepetitionGuard", "Tool", "ToolCallsSpec", "XGrammarBackend", "XGrammarConstraint", "build_grammar", "fill_bitmasks",
+    "RegexSpec", "RepetitionGuard", "Tool", "ToolCallsSpec", "XGrammarBackend", "XGrammarConstraint", "build_grammar",
     "spec_from_request", "spec_key", "text_spec",
 ]

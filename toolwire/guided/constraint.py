@@ -48,9 +48,9 @@ class XGrammarConstraint:
                 bitmask_row[word] |= (1 << bit) - (1 << 32 if bit == 31 else 0)
             return True
         restricted = bool(self._matcher.fill_next_token_bitmask(bitmask_row))
-        return self.break_loop(bitmask_row) or restricted
+        return self._break_loop(bitmask_row) or restricted
 
-    def break_loop(self, bitmask_row: torch.Tensor) -> bool:
+    def _break_loop(self, bitmask_row: torch.Tensor) -> bool:
         """Disallow the token that would continue a loop (see RepetitionGuard), unless it is the only
         one allowed; returns whether it did."""
         token_id = self._guard.looping_token(self.accepted) if self._guard else None
@@ -102,29 +102,3 @@ class XGrammarConstraint:
 
 def _as_int32(value: int) -> int:
     return (value + 2**31) % 2**32 - 2**31
-
-
-_batch_matcher = None
-
-
-def fill_bitmasks(constraints: list, bitmask: torch.Tensor) -> None:
-    """Fill row i of `bitmask` for constraints[i], all at once: xgrammar's constraints are filled by
-    its batch matcher on native threads (outside the GIL), any others one by one."""
-    global _batch_matcher
-    native = [i for i, c in enumerate(constraints)
-              if type(c) is XGrammarConstraint and not c._matcher.is_terminated()]
-    if len(native) > 1:
-        if _batch_matcher is None:
-            import xgrammar as xgr
-
-            _batch_matcher = xgr.BatchGrammarMatcher()
-        _batch_matcher.batch_fill_next_token_bitmask(
-            [constraints[i]._matcher for i in native], bitmask, native)
-        done = set(native)
-        for i in native:
-            constraints[i].break_loop(bitmask[i])
-    else:
-        done = set()
-    for i, constraint in enumerate(constraints):
-        if i not in done:
-            constraint.fill_bitmask(bitmask[i])
