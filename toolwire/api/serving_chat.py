@@ -13,6 +13,7 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Request
@@ -31,11 +32,38 @@ from toolwire.chat.tool_choice import ToolChoiceFilter
 logger = logging.getLogger("toolwire.api.chat")
 
 
+@dataclass
+class ChatRun:
+    """One chat request on its way: the request as the parser adjusted it, its choices, and their
+    events (deltas, logprobs, finish reasons) as the engine produces them. Every API that speaks chat
+    (chat completions, Responses, Anthropic Messages) formats the same events its own way."""
+
+    request: ChatCompletionRequest
+    request_id: str
+    created: int
+    prompt_text: str
+    num_prompt_tokens: int
+    choices: list[ChoiceStream]
+    events: AsyncIterator[ChoiceEvent]
+
+    @property
+    def completion_tokens(self) -> int:
+        return sum(choice.completion_tokens for choice in self.choices)
+
+    @property
+    def cached_tokens(self) -> int:
+        return max((choice.cached_tokens for choice in self.choices), default=0)
+
+
 class ChatHandler:
     def __init__(self, state: ServerState):
         self.state = state
 
-    async def create(self, request: ChatCompletionRequest, raw_request: Request) -> Response:
+    async def start(self, request: ChatCompletionRequest, id_prefix: str = "chatcmpl-",
+                    prompt_param: str = "messages") -> ChatRun:
+        """Validates the request, renders its prompt, builds its constraint and starts generating.
+        Raises APIError (a 4xx) for anything the request got wrong; `prompt_param` names the field
+        that holds the conversation in the caller's API."""
         state = self.state
         arrival = time.perf_counter()
         check_model(request.model, state.served_names)
@@ -44,22 +72,25 @@ class ChatHandler:
         prompt_text, prompt_ids = state.chat_prompt(request)
         request, choices = self._choices(request, prompt_text)
         max_tokens = check_length(len(prompt_ids), request.max_new_tokens or state.generation_defaults.get(
-            "max_tokens"), state.max_model_len, "messages")
+            "max_tokens"), state.max_model_len, prompt_param)
         params = build_sampling_params(request, max_tokens, state, logprobs=(
             (request.top_logprobs or 0) if request.logprobs else None))
         state.check_engine_request(prompt_ids, params)
         params.constraint_factory = await state.chat_constraint(request, prompt_text)
-
-        request_id = random_id("chatcmpl-")
-        created = int(time.time())
-        model_name = state.model_name
+        request_id = random_id(id_prefix)
         events = self._events(prompt_ids, params, request_id, choices, arrival)
+        return ChatRun(request, request_id, int(time.time()), prompt_text, len(prompt_ids), choices, events)
+
+    async def create(self, request: ChatCompletionRequest, raw_request: Request) -> Response:
+        run = await self.start(request)
+        request, request_id, created, choices = run.request, run.request_id, run.created, run.choices
+        model_name = self.state.model_name
         if request.stream:
             return StreamingResponse(
-                self._stream(events, request, request_id, created, model_name, len(prompt_ids), choices),
+                self._stream(run.events, request, request_id, created, model_name, run.num_prompt_tokens, choices),
                 media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
-        return await self._full(events, raw_request, request, request_id, created, model_name,
-                                len(prompt_ids), choices)
+        return await self._full(run.events, raw_request, request, request_id, created, model_name,
+                                run.num_prompt_tokens, choices)
 
     def _choices(self, request: ChatCompletionRequest,
                  prompt_text: str | None) -> tuple[ChatCompletionRequest, list[ChoiceStream]]:
