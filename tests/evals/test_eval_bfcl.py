@@ -3,7 +3,9 @@ one) and against a live toolwire server."""
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
+import shutil
 
 import pytest
 
@@ -12,7 +14,7 @@ from tests.evals.live_server import toolwire_base_url
 from tests.evals.openai_stub import OpenAIStub, StubReply
 from toolwire.cli import main as toolwire_main
 from toolwire.evals.bfcl import main
-from toolwire.evals.bfcl.data import find_data_dir, load_category
+from toolwire.evals.bfcl.data import CATEGORIES, PACKAGE, RELEVANCE_CATEGORIES, find_data_dir, load_category
 
 SUMMARY_KEYS = {"accuracy", "valid_call_rate", "no_call_rate", "truncated_rate", "http_error_rate", "mean_latency_s", "count",
                 "categories"}
@@ -24,8 +26,10 @@ def run_eval(capsys, *args: str) -> dict:
     out = capsys.readouterr().out
     assert code == 0, out
     lines = out.strip().splitlines()
-    assert "category" in lines[0]  # the table comes first
-    return json.loads(lines[-1])
+    assert "category" in lines[0]  # the table comes first, then where the data came from
+    summary = json.loads(lines[-1])
+    assert lines[-2] == f"data: {summary['config']['data_source']} ({summary['config']['data_dir']})"
+    return summary
 
 
 def entries(*categories: str, limit: int = 3):
@@ -34,8 +38,7 @@ def entries(*categories: str, limit: int = 3):
 
 @pytest.fixture
 def perfect_stub():
-    with OpenAIStub(perfect_responder(entries("simple_python", "multiple", "parallel", "parallel_multiple",
-                                              "irrelevance", "simple_java"))) as stub:
+    with OpenAIStub(perfect_responder(entries(*CATEGORIES))) as stub:
         yield stub
 
 
@@ -72,6 +75,25 @@ def test_eval_summary(any_server, capsys, tmp_path):
         assert line["verdict"] in ("correct", "wrong")
         assert line["request"]["tool_choice"] == ("auto" if line["category"] == "irrelevance" else "required")
     assert lines[1]["request"]["tools"] == ["math_factorial"]
+    assert summary["config"]["data_source"] == f"{PACKAGE} {importlib.metadata.version(PACKAGE)}"
+
+
+def test_live_categories(any_server, capsys, tmp_path):
+    output = tmp_path / "bfcl.jsonl"
+    summary = run_eval(capsys, "--base-url", any_server, "--category", "live_simple", "live_irrelevance",
+                       "live_relevance", "--limit", "2", "--max-tokens", "32", "--concurrency", "3",
+                       "--output", str(output))
+    assert summary["count"] == 6 and summary["http_error_rate"] == 0.0
+    assert list(summary["categories"]) == ["live_simple", "live_irrelevance", "live_relevance"]
+    lines = [json.loads(line) for line in output.read_text().splitlines()]
+    for line in lines:
+        assert line["verdict"] in ("correct", "wrong")
+        assert line["request"]["tool_choice"] == ("auto" if line["category"] in RELEVANCE_CATEGORIES else "required")
+        # relevance: right exactly when the reply calls a tool
+        if line["category"] == "live_relevance":
+            assert (line["verdict"] == "correct") == bool(line["calls"]), line
+        if line["category"] == "live_irrelevance":
+            assert (line["verdict"] == "correct") == (not line["calls"]), line
 
 
 # ---------------------------------------------------------------- stub only
@@ -92,6 +114,31 @@ def test_perfect_model_scores_one_in_every_category(perfect_stub, capsys, tmp_pa
     factorial = next(line for line in lines if line["id"] == "simple_python_1")
     assert factorial["calls"][0]["name"] == "math.factorial"  # mapped back from math_factorial
     assert factorial["calls"][0]["sent_name"] == "math_factorial"
+
+
+def test_all_runs_every_single_turn_category(perfect_stub, capsys):
+    summary = run_eval(capsys, "--base-url", perfect_stub.base_url, "--category", "all", "--limit", "2")
+    assert list(summary["categories"]) == list(CATEGORIES)
+    assert summary["accuracy"] == 1.0 and summary["count"] == 2 * len(CATEGORIES)
+    assert summary["categories"]["live_relevance"]["no_call_rate"] == 0.0
+    assert summary["categories"]["live_irrelevance"]["no_call_rate"] == 1.0
+
+
+def test_data_dir_overrides_the_package(perfect_stub, capsys, tmp_path):
+    source = find_data_dir()
+    (tmp_path / "possible_answer").mkdir()
+    for name in ("BFCL_v4_parallel.json", "possible_answer/BFCL_v4_parallel.json", "BFCL_v4_irrelevance.json"):
+        shutil.copy(source / name, tmp_path / name)
+    summary = run_eval(capsys, "--base-url", perfect_stub.base_url, "--data-dir", str(tmp_path), "--category", "all",
+                       "--limit", "1")
+    assert list(summary["categories"]) == ["parallel", "irrelevance"] and summary["accuracy"] == 1.0
+    assert summary["config"]["data_source"] == "--data-dir" and summary["config"]["data_dir"] == str(tmp_path)
+
+
+def test_missing_data_is_an_error_exit(capsys, tmp_path):
+    code = main(["--base-url", "http://127.0.0.1:9/v1", "--data-dir", str(tmp_path), "--quiet"])
+    assert code == 2
+    assert "BFCL_v4_simple_python.json" in capsys.readouterr().err
 
 
 def test_streamed_replies_are_judged_the_same(perfect_stub, capsys):
@@ -182,6 +229,6 @@ def test_unreachable_server_is_an_error_exit(capsys):
 
 def test_bad_arguments():
     with pytest.raises(SystemExit):
-        main(["--base-url", "http://x", "--category", "live_simple"])
+        main(["--base-url", "http://x", "--category", "multi_turn_base"])
     with pytest.raises(SystemExit):
         main(["--base-url", "http://x", "--tool-choice", "none"])

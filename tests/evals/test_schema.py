@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import importlib.metadata
+import shutil
+from pathlib import Path
+
 import jsonschema
 import pytest
 
-from toolwire.evals.bfcl.data import CATEGORIES, find_data_dir, load_category
-from toolwire.evals.bfcl.runner import parse_calls
+from toolwire.evals.bfcl.data import (
+    CATEGORIES, DATA_DIR_ENV, PACKAGE, PACKAGE_VERSION, available_categories, data_source, find_data_dir,
+    load_category,
+)
+from toolwire.evals.bfcl.runner import EvalConfig, build_request, parse_calls
 from toolwire.evals.bfcl.schema import ToolNames, convert_schema, json_type, openai_name, to_openai_tools
 
 
@@ -126,7 +133,44 @@ def test_loader_reads_first_turn_and_answers():
     irrelevant = load_category(find_data_dir(), "irrelevance", limit=2)
     assert all(e.ground_truth is None and not e.expects_call for e in irrelevant)
     with pytest.raises(ValueError):
-        load_category(find_data_dir(), "live_simple")
+        load_category(find_data_dir(), "multi_turn_base")
+
+
+def test_live_categories():
+    data = find_data_dir()
+    simple = load_category(data, "live_simple")
+    assert all(len(e.ground_truth) == 1 for e in simple)
+    with_system = [e for e in simple if e.messages[0]["role"] == "system"]
+    assert with_system and all(e.messages[-1]["role"] == "user" for e in simple)
+    assert any(len(e.ground_truth) > 1 for e in load_category(data, "live_parallel"))
+    for category, expects_call in [("live_irrelevance", False), ("live_relevance", True)]:
+        entries = load_category(data, category)
+        assert entries and all(e.ground_truth is None and e.expects_call == expects_call for e in entries)
+    # four live_irrelevance questions come with no functions at all: they are sent without tools
+    bare = [e for e in load_category(data, "live_irrelevance") if not e.functions]
+    body, _ = build_request(bare[0], EvalConfig(base_url="http://x/v1", model="m"))
+    assert "tools" not in body and "tool_choice" not in body
+    assert build_request(simple[0], EvalConfig(base_url="http://x/v1", model="m"))[0]["tool_choice"] == "required"
+
+
+def test_install_script_pins_the_version_named_in_the_code():
+    script = (Path(__file__).resolve().parents[2] / "scripts" / "install.sh").read_text()
+    assert f'pip install --no-deps "{PACKAGE}=={PACKAGE_VERSION}"' in script
+
+
+def test_data_comes_from_the_package(tmp_path, monkeypatch):
+    monkeypatch.delenv(DATA_DIR_ENV, raising=False)
+    source = data_source()
+    assert source.origin == f"{PACKAGE} {importlib.metadata.version(PACKAGE)}"
+    assert source.path.parts[-2:] == ("bfcl_eval", "data") and "shared" not in source.path.parts
+    assert available_categories(source.path) == list(CATEGORIES)
+    # a folder given on the command line or in the environment wins
+    shutil.copy(source.path / "BFCL_v4_irrelevance.json", tmp_path)
+    assert data_source(tmp_path) == type(source)(tmp_path, "--data-dir")
+    monkeypatch.setenv(DATA_DIR_ENV, str(tmp_path))
+    assert data_source().path == tmp_path and data_source().origin == f"${DATA_DIR_ENV}"
+    assert available_categories(tmp_path) == ["irrelevance"]
+    assert load_category(find_data_dir(), "irrelevance", 1)[0].id == "irrelevance_0"
 
 
 def test_schema_validity_of_reply_calls():

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
 from functools import lru_cache
-from pathlib import Path
 
 import torch
 import xgrammar as xgr
 
+from toolwire.evals.bfcl.data import find_data_dir, load_category
 from toolwire.protocol.chat import ChatCompletionRequest
 from toolwire.formats.registry import ToolParserManager
 from toolwire.guided import Tool
 
-BFCL = Path(os.environ.get("TOOLWIRE_BFCL_DIR") or Path(__file__).resolve().parents[3] / "shared" / "bfcl")
 _BFCL_TYPES = {"dict": "object", "float": "number", "tuple": "array", "any": "string"}
 
 
@@ -31,22 +29,10 @@ def bfcl_schema(schema):
 
 
 def bfcl_tool_sets(category: str, count: int) -> list[tuple[str, tuple[Tool, ...]]]:
-    """(entry id, tools) of the first `count` entries; dotted names get `_` for `.`."""
-    import pytest
-
-    path = BFCL / f"BFCL_v4_{category}.json"
-    if not path.exists():
-        pytest.skip(f"BFCL data not found at {path} (set TOOLWIRE_BFCL_DIR)")
-    rows = []
-    with open(path) as lines:
-        for line in lines:
-            entry = json.loads(line)
-            tools = tuple(Tool(f["name"].replace(".", "_"), bfcl_schema(f["parameters"]))
-                          for f in entry["function"])
-            rows.append((entry["id"], tools))
-            if len(rows) == count:
-                break
-    return rows
+    """(entry id, tools) of the first `count` entries (the bfcl-eval package's data, as `toolwire eval
+    bfcl` reads it); dotted names get `_` for `.`."""
+    return [(entry.id, tuple(Tool(f["name"].replace(".", "_"), bfcl_schema(f["parameters"])) for f in entry.functions))
+            for entry in load_category(find_data_dir(), category, count)]
 
 
 def openai_tools(tools) -> list[dict]:

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import importlib.metadata
 import json
-import os
 import statistics
 import sys
 import time
@@ -31,11 +30,6 @@ from pathlib import Path
 
 DEFAULT_SETS = "simple_python:50,multiple:30,parallel:20"
 _BFCL_TYPES = {"dict": "object", "float": "number", "tuple": "array", "any": "string"}
-
-
-def bfcl_dir() -> Path:
-    env = os.environ.get("TOOLWIRE_BFCL_DIR")
-    return Path(env) if env else Path(__file__).resolve().parents[3] / "shared" / "bfcl"
 
 
 def _schema(value):
@@ -50,16 +44,11 @@ def _schema(value):
 
 
 def load_tool_sets(category: str, count: int):
+    from toolwire.evals.bfcl.data import find_data_dir, load_category
     from toolwire.guided import Tool
 
-    sets = []
-    with open(bfcl_dir() / f"BFCL_v4_{category}.json") as lines:
-        for line in lines:
-            entry = json.loads(line)
-            sets.append(tuple(Tool(f["name"].replace(".", "_"), _schema(f["parameters"])) for f in entry["function"]))
-            if len(sets) == count:
-                break
-    return sets
+    return [tuple(Tool(f["name"].replace(".", "_"), _schema(f["parameters"])) for f in entry.functions)
+            for entry in load_category(find_data_dir(), category, count)]
 
 
 def load_tokenizer(path: str | None):

@@ -130,7 +130,7 @@ def build_prompts(args: argparse.Namespace, count: int) -> tuple[list[Messages],
         from toolwire.evals.bfcl.data import find_data_dir, load_category
         from toolwire.evals.bfcl.schema import to_openai_tools
 
-        entries = load_category(args.data_dir or find_data_dir(), "simple_python", count)
+        entries = load_category(find_data_dir(args.data_dir), "simple_python", count)
         return ([e.messages for e in entries], [to_openai_tools(e.functions)[0] for e in entries],
                 "bfcl simple_python")
     if args.prompt_file:
@@ -339,7 +339,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tools", choices=["none", "weather", "bfcl"], default="none",
                    help="send tools: a weather tool, or BFCL simple_python questions with their tools")
     p.add_argument("--tool-choice", help="auto, required, none, or a function name (needs --tools)")
-    p.add_argument("--data-dir", type=Path, help="BFCL data folder for --tools bfcl (default: shared/bfcl)")
+    p.add_argument("--data-dir", type=Path,
+                   help="BFCL data folder for --tools bfcl (default: the bfcl-eval package's)")
     p.add_argument("--temperature", type=float, default=0.0, help="sampling temperature (default: 0)")
     p.add_argument("--ignore-eos", dest="ignore_eos", action="store_true", default=True,
                    help="send ignore_eos: true (default; dropped automatically if the server rejects it)")

@@ -1,16 +1,20 @@
-"""Judging a model's tool calls against a BFCL possible answer (the leaderboard's "AST" check, written
-from the rules in `shared/bfcl/README.md`).
+"""Judging a model's tool calls against a BFCL possible answer (the leaderboard's "AST" check). BFCL's
+own checker (`bfcl_eval.eval_checker.ast_eval.ast_checker`) cannot be imported without bfcl-eval's
+heavy dependencies; tests/evals/test_official_checker.py holds this one to its verdicts.
 
 One call against one expected call:
 
 - the function name must match (the model's name is mapped back to BFCL's dotted form first);
 - the arguments must be a JSON object;
 - every parameter the function's schema marks `required` is present;
-- every parameter given appears in the answer's map (no extra parameters);
+- every parameter given is one the function's schema lists and appears in the answer's map (no
+  extra parameters);
 - every answer parameter left out lists `""` among its allowed values;
 - every parameter given equals one of its allowed values (`""` is only the "may be left out" marker,
   never a value to compare with), where equality is:
-  - strings: case-insensitive, ignoring the space character and `,./-_*^`;
+  - strings: case-insensitive, ignoring the space character and `,./-_*^`, with `'` read as `"`; but
+    a string given for a parameter whose schema says another type (BFCL's "variable" case, e.g.
+    `"dontcare"` for an integer) must equal an allowed value exactly;
   - numbers: where the schema says float (`number`), an int is accepted and compared numerically;
     where it says integer, a float is rejected (`5.0` for an integer is wrong); otherwise the
     two must both be ints or both floats;
@@ -25,8 +29,9 @@ One call against one expected call:
 
 A whole reply: its calls must pair one-to-one with the expected calls (same count, any order; a
 perfect bipartite matching of "call passes against expected call"), which covers the parallel
-categories and reduces to the single check in the simple ones. In `irrelevance`, the right reply is
-no call at all.
+categories and reduces to the single check in the simple ones. In `irrelevance` and
+`live_irrelevance`, the right reply is no call at all; in `live_relevance` (no answers), at least one
+call, each with a JSON object for arguments (BFCL: the reply decodes as calls), whatever it calls.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from toolwire.evals.bfcl.data import NO_CALL_CATEGORIES
+from toolwire.evals.bfcl.data import ANY_CALL_CATEGORIES, NO_CALL_CATEGORIES
 from toolwire.evals.bfcl.schema import json_type
 
 IGNORED_CHARACTERS = " ,./-_*^"
@@ -58,18 +63,24 @@ class Verdict:
 
 
 def normalize_string(text: str) -> str:
-    return text.lower().translate(_STRIP_TABLE)
+    return text.lower().translate(_STRIP_TABLE).replace("'", '"')
 
 
 def judge(category: str, functions: list[dict[str, Any]], ground_truth: list[dict[str, Any]] | None,
           calls: list[Call]) -> Verdict:
     """The verdict on a whole reply's calls."""
-    if category in NO_CALL_CATEGORIES or ground_truth is None:
+    if category in NO_CALL_CATEGORIES:
         if not calls:
             return Verdict(True, "no call, as expected")
         return Verdict(False, f"called {', '.join(c.name for c in calls)} where no call is right")
     if not calls:
         return Verdict(False, "no tool call")
+    if category in ANY_CALL_CATEGORIES:
+        if all(isinstance(c.arguments, dict) for c in calls):
+            return Verdict(True, "called a tool, as expected")
+        return Verdict(False, "arguments are not a JSON object")
+    if ground_truth is None:
+        raise ValueError(f"{category}: no possible answer to judge against")
     expected = [next(iter(item.items())) for item in ground_truth]
     if len(calls) != len(expected):
         return Verdict(False, f"expected {len(expected)} call(s), got {len(calls)}")
@@ -101,13 +112,18 @@ def check_call(call: Call, name: str, params: dict[str, list[Any]], function: di
         if required not in call.arguments:
             return f"missing required parameter {required!r}"
     for given in call.arguments:
-        if given not in params:
+        if given not in params or (function is not None and given not in properties):
             return f"unexpected parameter {given!r}"
     for param, allowed in params.items():
         if param not in call.arguments and OMITTED not in allowed:
             return f"missing parameter {param!r}"
     for param, value in call.arguments.items():
-        problem = _match_any(value, params[param], properties.get(param) or {})
+        schema = properties.get(param) or {}
+        if isinstance(value, str) and isinstance(schema.get("type"), str) and json_type(schema["type"]) != "string":
+            allowed = [a for a in params[param] if not (isinstance(a, str) and a == OMITTED)]
+            problem = None if value in allowed else f"{_short(value)} is none of the allowed values {_short(allowed)}"
+        else:
+            problem = _match_any(value, params[param], schema)
         if problem:
             return f"parameter {param!r}: {problem}"
     return None

@@ -1,6 +1,8 @@
 """`toolwire eval bfcl`: Berkeley Function Calling Leaderboard categories against any
-OpenAI-compatible server. Prints a table per category, then the summary as one JSON line (the last
-line of stdout); `--output` keeps one JSON line per entry."""
+OpenAI-compatible server. Prints a table per category and where the data came from, then the summary
+as one JSON line (the last line of stdout); `--output` keeps one JSON line per entry.
+
+The data comes from the `bfcl-eval` package (`pip install --no-deps bfcl-eval`), or `--data-dir`."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from pathlib import Path
 
 import httpx
 
-from toolwire.evals.bfcl.data import CATEGORIES, find_data_dir, load_category
+from toolwire.evals.bfcl.data import CATEGORIES, DATA_DIR_ENV, available_categories, data_source, load_category
 from toolwire.evals.bfcl.report import summarize, table
 from toolwire.evals.bfcl.runner import EvalConfig, run_entries
 from toolwire.evals.wire import auth_headers, first_model, normalize_base_url
@@ -26,13 +28,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="model name to send (default: the first of GET /v1/models)")
     p.add_argument("--api-key", help="bearer token (default: $OPENAI_API_KEY, else none)")
     p.add_argument("--data-dir", type=Path,
-                   help="folder with BFCL_v4_*.json and possible_answer/ (default: shared/bfcl next to the "
-                        "repository, or $TOOLWIRE_BFCL_DIR)")
+                   help=f"folder with BFCL_v4_*.json and possible_answer/ (default: ${DATA_DIR_ENV}, else "
+                        "the installed bfcl-eval package's data)")
     p.add_argument("--category", nargs="+", action="extend", metavar="NAME",
-                   help=f"one or more of {', '.join(CATEGORIES)}, or all (default: simple_python)")
+                   help=f"one or more of {', '.join(CATEGORIES)}, or all (every one the data has; "
+                        "default: simple_python)")
     p.add_argument("--limit", type=int, help="the first N entries of each category (default: all)")
     p.add_argument("--tool-choice", choices=["auto", "required"],
-                   help="for every entry (default: required where a call is expected, auto for irrelevance)")
+                   help="for every entry (default: required, auto in irrelevance, live_irrelevance and "
+                        "live_relevance)")
     p.add_argument("--strict", action="store_true", help="mark every tool `strict: true`")
     p.add_argument("--concurrency", type=int, default=1, help="requests in flight at once (default: 1)")
     p.add_argument("--temperature", type=float, default=0.0, help="sampling temperature (default: 0)")
@@ -50,12 +54,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = build_parser()
     args = parser.parse_args(argv)
     categories = args.category or ["simple_python"]
-    if "all" in categories:
-        categories = list(CATEGORIES)
-    unknown = [c for c in categories if c not in CATEGORIES]
+    unknown = [c for c in categories if c not in (*CATEGORIES, "all")]
     if unknown:
         parser.error(f"unknown category {', '.join(unknown)}; known: {', '.join(CATEGORIES)}, all")
-    args.category = list(dict.fromkeys(categories))
+    args.category = list(dict.fromkeys(categories))  # "all" is expanded once the data is found
     if args.limit is not None and args.limit < 1:
         parser.error("--limit must be at least 1")
     if args.concurrency < 1:
@@ -76,8 +78,12 @@ async def _resolve_model(args: argparse.Namespace, headers: dict[str, str]) -> s
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        data_dir = args.data_dir or find_data_dir()
-        entries = [e for c in args.category for e in load_category(data_dir, c, args.limit)]
+        source = data_source(args.data_dir)
+        if "all" in args.category:
+            args.category = available_categories(source.path)
+            if not args.category:
+                raise FileNotFoundError(f"no BFCL_v4_<category>.json files in {source.path}")
+        entries = [e for c in args.category for e in load_category(source.path, c, args.limit)]
     except (OSError, ValueError) as exc:
         print(f"toolwire eval bfcl: error: {exc}", file=sys.stderr)
         return 2
@@ -100,11 +106,12 @@ def main(argv: list[str] | None = None) -> int:
                 handle.write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")
     summary = summarize(results, {
         "base_url": args.base_url, "model": model, "categories": args.category, "limit": args.limit,
-        "tool_choice": args.tool_choice or "required (auto for irrelevance)", "strict": args.strict,
+        "tool_choice": args.tool_choice or "required (auto in the relevance categories)", "strict": args.strict,
         "temperature": args.temperature, "max_tokens": args.max_tokens, "concurrency": args.concurrency,
-        "stream": args.stream, "data_dir": str(data_dir),
+        "stream": args.stream, "data_source": source.origin, "data_dir": str(source.path),
     })
     print(table(summary))
+    print(f"data: {source.describe()}")
     print(json.dumps(summary), flush=True)
     return 0
 

@@ -1,9 +1,10 @@
 """Sending BFCL entries to an OpenAI-compatible server and judging the replies.
 
 Each entry becomes one chat-completions request: the first turn's messages, the entry's functions as
-tools (schema converted, names made OpenAI-legal), `tool_choice` (by default `required` where a call
-is expected and `auto` for irrelevance), greedy by default. The reply's `tool_calls` are mapped back
-to BFCL names, their arguments parsed, checked against the converted schema (jsonschema) and judged.
+tools (schema converted, names made OpenAI-legal), `tool_choice` (by default `required`, and `auto`
+in the relevance categories, where deciding whether to call is the test), greedy by default. The
+reply's `tool_calls` are mapped back to BFCL names, their arguments parsed, checked against the
+converted schema (jsonschema) and judged.
 With `stream=True` the reply is requested as SSE and assembled by `toolwire.client.stream`.
 """
 
@@ -20,7 +21,7 @@ import jsonschema
 
 from toolwire.client.stream import StreamAssembler
 from toolwire.evals.bfcl.checker import Call, judge
-from toolwire.evals.bfcl.data import BfclEntry
+from toolwire.evals.bfcl.data import RELEVANCE_CATEGORIES, BfclEntry
 from toolwire.evals.bfcl.schema import ToolNames, to_openai_tools
 from toolwire.evals.progress import ProgressBar
 from toolwire.evals.wire import DONE, StreamError, error_kind, error_message, sse_payloads
@@ -30,7 +31,7 @@ from toolwire.evals.wire import DONE, StreamError, error_kind, error_message, ss
 class EvalConfig:
     base_url: str
     model: str
-    tool_choice: str | None = None  # None: required where a call is expected, auto for irrelevance
+    tool_choice: str | None = None  # None: required, auto in the relevance categories
     strict: bool = False
     temperature: float = 0.0
     max_tokens: int = 512
@@ -42,7 +43,7 @@ class EvalConfig:
     def tool_choice_for(self, entry: BfclEntry) -> str:
         if self.tool_choice:
             return self.tool_choice
-        return "required" if entry.expects_call else "auto"
+        return "auto" if entry.category in RELEVANCE_CATEGORIES else "required"
 
 
 @dataclass
@@ -84,15 +85,12 @@ class EntryResult:
 
 
 def build_request(entry: BfclEntry, config: EvalConfig) -> tuple[dict[str, Any], ToolNames]:
+    """The request body; an entry without functions (a few of live_irrelevance) sends no tools."""
     tools, names = to_openai_tools(entry.functions, strict=config.strict)
-    body: dict[str, Any] = {
-        "model": config.model,
-        "messages": entry.messages,
-        "tools": tools,
-        "tool_choice": config.tool_choice_for(entry),
-        "temperature": config.temperature,
-        "max_tokens": config.max_tokens,
-    }
+    body: dict[str, Any] = {"model": config.model, "messages": entry.messages}
+    if tools:
+        body.update(tools=tools, tool_choice=config.tool_choice_for(entry))
+    body.update(temperature=config.temperature, max_tokens=config.max_tokens)
     if config.stream:
         body["stream"] = True
     return body, names
@@ -102,9 +100,9 @@ def request_summary(body: dict[str, Any]) -> dict[str, Any]:
     return {
         "model": body["model"],
         "messages": len(body["messages"]),
-        "tools": [t["function"]["name"] for t in body["tools"]],
-        "tool_choice": body["tool_choice"],
-        "strict": any(t["function"].get("strict") for t in body["tools"]),
+        "tools": [t["function"]["name"] for t in body.get("tools", ())],
+        "tool_choice": body.get("tool_choice"),
+        "strict": any(t["function"].get("strict") for t in body.get("tools", ())),
         "temperature": body["temperature"],
         "max_tokens": body["max_tokens"],
         "stream": bool(body.get("stream")),
@@ -171,7 +169,7 @@ async def evaluate_entry(client: httpx.AsyncClient, entry: BfclEntry, config: Ev
         return result
     result.latency_s = time.perf_counter() - started
     result.message = message
-    calls, result.calls, result.schema_valid = parse_calls(message, names, body["tools"])
+    calls, result.calls, result.schema_valid = parse_calls(message, names, body.get("tools", []))
     verdict = judge(entry.category, entry.functions, entry.ground_truth, calls)
     result.verdict = "correct" if verdict.correct else "wrong"
     result.reason = verdict.reason
