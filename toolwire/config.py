@@ -11,6 +11,8 @@ from typing import Any
 
 from toolwire.engine.config import EngineConfig
 
+REASONING_FIELDS = ("reasoning_content", "reasoning")
+
 
 @dataclass
 class ServerConfig:
@@ -40,12 +42,20 @@ class ServerConfig:
     # Whether a grammar-constrained reply that loops inside a value is steered out of the loop.
     repetition_guard: bool = True
     reasoning_parser: str | None = None
+    # The name of the reasoning text in chat completions: "reasoning_content" or "reasoning".
+    reasoning_field: str = "reasoning_content"
+    # Responses kept in memory for previous_response_id and GET /v1/responses/{id}; 0 keeps none.
+    responses_store_size: int = 1000
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
             raise ValueError(f"port {self.port} is not a valid port")
         if self.max_request_bytes <= 0:
             raise ValueError("max_request_bytes must be positive")
+        if self.reasoning_field not in REASONING_FIELDS:
+            raise ValueError(f"reasoning_field must be one of {', '.join(REASONING_FIELDS)}")
+        if self.responses_store_size < 0:
+            raise ValueError("responses_store_size must not be negative")
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> ServerConfig:

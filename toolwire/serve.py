@@ -9,7 +9,7 @@ import asyncio
 import logging
 import sys
 
-from toolwire.config import ServerConfig
+from toolwire.config import REASONING_FIELDS, ServerConfig
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,6 +36,10 @@ def build_parser() -> argparse.ArgumentParser:
                       help="largest request body accepted; larger ones get 413 "
                            f"(default: {ServerConfig.max_request_bytes // 2**20} MiB)")
     http.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    http.add_argument("--responses-store-size", type=int, metavar="N",
+                      help="responses /v1/responses keeps in memory for previous_response_id and GET, "
+                           "the least recently used dropped first; 0 keeps none "
+                           f"(default: {ServerConfig.responses_store_size})")
 
     tools = p.add_argument_group("tool calling and chat")
     tools.add_argument("--enable-auto-tool-choice", "--enable_auto_tool_choice", action="store_true",
@@ -59,6 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
                             "of a short run of tokens is broken once it has repeated 4 times over 16 tokens)")
     tools.add_argument("--reasoning-parser", "--reasoning_parser", metavar="NAME",
                        help="split reasoning (<think>...</think>) into reasoning_content: deepseek_r1, qwen3")
+    tools.add_argument("--reasoning-field", choices=list(REASONING_FIELDS),
+                       help="the name of the reasoning text in chat completion messages and deltas "
+                            f"(default: {ServerConfig.reasoning_field})")
 
     engine = p.add_argument_group("engine")
     engine.add_argument("--max-model-len", "--max_model_len", type=int,

@@ -113,4 +113,5 @@ def build_state(config: ServerConfig) -> ServerState:
         reasoning_parser_class=reasoning_class, api_key=config.api_key,
         max_request_bytes=config.max_request_bytes, generation_defaults=defaults,
         chat_template_origin=template.source, tool_parser_origin=parser_origin, guided=guided,
-        auto_tool_constraint=config.auto_tool_constraint)
+        auto_tool_constraint=config.auto_tool_constraint, reasoning_field=config.reasoning_field,
+        responses_store_size=config.responses_store_size)

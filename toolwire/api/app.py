@@ -25,12 +25,18 @@ from toolwire.api.protocol import (
 )
 from toolwire.api.serving_chat import ChatHandler
 from toolwire.api.serving_completions import CompletionHandler
+from toolwire.api.serving_messages import MessagesHandler
+from toolwire.api.serving_responses import ResponsesHandler
 from toolwire.api.serving_tokens import TokenHandler
 from toolwire.api.state import ServerState
 from toolwire.api.validation import check_model
+from toolwire.protocol.anthropic import CountTokensRequest, MessagesRequest
+from toolwire.protocol.responses import DeletedResponse, ResponseObject, ResponsesRequest
 
 _ERRORS = {status: {"model": ErrorResponse} for status in (400, 401, 404, 413, 500)}
 _METERED = {"/v1/chat/completions", "/v1/completions", "/v1/models", "/tokenize", "/detokenize"}
+_METERED |= {"/v1/messages", "/v1/messages/count_tokens"}
+_METERED |= {"/v1/responses"}
 
 
 class MetricsMiddleware:
@@ -68,11 +74,34 @@ def build_app(state: ServerState) -> FastAPI:
     chat = ChatHandler(state)
     completions = CompletionHandler(state)
     tokens = TokenHandler(state)
+    messages = MessagesHandler(state, chat)
+    responses = ResponsesHandler(state, chat)
 
     @app.post("/v1/chat/completions", response_model=ChatCompletionResponse, responses=_ERRORS,
               summary="Chat completion (tools, tool_choice, streaming, reasoning)")
     async def create_chat_completion(body: ChatCompletionRequest, raw_request: Request) -> Response:
         return await chat.create(body, raw_request)
+
+    @app.post("/v1/responses", response_model=ResponseObject, responses=_ERRORS,
+              summary="Responses API (function tools, tool_choice, streaming, previous_response_id)")
+    async def create_response(body: ResponsesRequest, raw_request: Request) -> Response:
+        return await responses.create(body, raw_request)
+
+    @app.get("/v1/responses/{response_id}", response_model=ResponseObject, responses=_ERRORS)
+    async def retrieve_response(response_id: str) -> Response:
+        return responses.get(response_id)
+
+    @app.delete("/v1/responses/{response_id}", response_model=DeletedResponse, responses=_ERRORS)
+    async def delete_response(response_id: str) -> Response:
+        return responses.delete(response_id)
+
+    @app.post("/v1/messages", summary="Anthropic Messages API (tools, tool_choice, streaming, thinking)")
+    async def create_message(body: MessagesRequest, raw_request: Request) -> Response:
+        return await messages.create(body, raw_request)
+
+    @app.post("/v1/messages/count_tokens", summary="Anthropic Messages API: the prompt's token count")
+    async def count_message_tokens(body: CountTokensRequest) -> dict:
+        return messages.count_tokens(body)
 
     @app.post("/v1/completions", response_model=CompletionResponse, responses=_ERRORS,
               summary="Text completion")

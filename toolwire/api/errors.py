@@ -1,5 +1,7 @@
-"""OpenAI-shaped errors: `{"error": {"message", "type", "param", "code"}}`, and the handlers that make
-every failure take that shape (FastAPI's 422 becomes a 400; nothing escapes as a bare 500)."""
+"""Errors in the shape of the API that was called: OpenAI's `{"error": {"message", "type", "param",
+"code"}}`, or on the Anthropic routes (/v1/messages...) Anthropic's `{"type": "error", "error":
+{"type", "message"}}`; and the handlers that make every failure take that shape (FastAPI's 422
+becomes a 400; nothing escapes as a bare 500)."""
 
 from __future__ import annotations
 
@@ -28,6 +30,23 @@ _TYPES = {
     503: "service_unavailable_error",
 }
 
+# Anthropic's error types by status.
+_ANTHROPIC_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    503: "overloaded_error",
+    529: "overloaded_error",
+}
+ANTHROPIC_ROUTE = "/v1/messages"
+
+
+def is_anthropic_route(path: str) -> bool:
+    return path == ANTHROPIC_ROUTE or path.startswith(ANTHROPIC_ROUTE + "/")
+
 
 class APIError(Exception):
     """Raised anywhere in request handling; becomes an OpenAI-shaped JSON error."""
@@ -45,11 +64,19 @@ class APIError(Exception):
         return ErrorResponse(error=ErrorInfo(message=self.message, type=self.type, param=self.param,
                                              code=self.code))
 
+    def to_anthropic(self) -> dict:
+        kind = _ANTHROPIC_TYPES.get(self.status, "api_error" if self.status >= 500 else "invalid_request_error")
+        return {"type": "error", "error": {"type": kind, "message": self.message}}
+
+    def body(self, path: str) -> dict:
+        """The error's JSON body in the shape of the API at `path`."""
+        return self.to_anthropic() if is_anthropic_route(path) else self.to_response().model_dump()
+
 
 def error_json(status: int, message: str, param: str | None = None, code: str | None = None,
-               type: str | None = None, headers: dict[str, str] | None = None) -> JSONResponse:
+               type: str | None = None, headers: dict[str, str] | None = None, path: str = "") -> JSONResponse:
     error = APIError(message, status, param, code, type)
-    return JSONResponse(error.to_response().model_dump(), status_code=status, headers=headers)
+    return JSONResponse(error.body(path), status_code=status, headers=headers)
 
 
 def _loc_to_param(loc: tuple | list) -> str | None:
@@ -128,12 +155,12 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(APIError)
     async def _api_error(request: Request, exc: APIError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-        return JSONResponse(exc.to_response().model_dump(), status_code=exc.status, headers=headers)
+        return JSONResponse(exc.body(request.url.path), status_code=exc.status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         message, param = describe_validation_error(exc)
-        return error_json(400, message, param=param, code="invalid_request")
+        return error_json(400, message, param=param, code="invalid_request", path=request.url.path)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -142,10 +169,10 @@ def install_error_handlers(app: FastAPI) -> None:
         except ValueError:
             phrase = "error"
         message = exc.detail if isinstance(exc.detail, str) else phrase
-        return error_json(exc.status_code, message, headers=getattr(exc, "headers", None))
+        return error_json(exc.status_code, message, headers=getattr(exc, "headers", None), path=request.url.path)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         logger.exception("unexpected error while handling %s %s", request.method, request.url.path)
         return error_json(500, f"internal server error: {type(exc).__name__}: {exc}",
-                          type="server_error", code="internal_error")
+                          type="server_error", code="internal_error", path=request.url.path)

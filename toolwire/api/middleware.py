@@ -8,8 +8,8 @@ import json
 from toolwire.api.errors import APIError
 
 
-async def _send_error(send, error: APIError) -> None:
-    body = json.dumps(error.to_response().model_dump()).encode()
+async def _send_error(send, scope, error: APIError) -> None:
+    body = json.dumps(error.body(scope["path"])).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     if error.status == 401:
         headers.append((b"www-authenticate", b"Bearer"))
@@ -18,7 +18,8 @@ async def _send_error(send, error: APIError) -> None:
 
 
 class APIKeyMiddleware:
-    """With a key set, every /v1 route needs `Authorization: Bearer KEY`."""
+    """With a key set, every /v1 route needs `Authorization: Bearer KEY` or `x-api-key: KEY` (the
+    Anthropic SDK's header)."""
 
     def __init__(self, app, api_key: str, prefix: str = "/v1"):
         self.app, self.api_key, self.prefix = app, api_key.encode(), prefix
@@ -27,13 +28,17 @@ class APIKeyMiddleware:
         if scope["type"] != "http" or scope.get("method") == "OPTIONS" or not (
                 scope["path"] == self.prefix or scope["path"].startswith(self.prefix + "/")):
             return await self.app(scope, receive, send)
-        header = dict(scope.get("headers") or []).get(b"authorization", b"")
-        scheme, _, token = header.partition(b" ")
-        if scheme.lower() == b"bearer" and hmac.compare_digest(token.strip(), self.api_key):
+        headers = dict(scope.get("headers") or [])
+        authorization = headers.get(b"authorization", b"")
+        scheme, _, token = authorization.partition(b" ")
+        presented = [headers[b"x-api-key"]] if b"x-api-key" in headers else []
+        if scheme.lower() == b"bearer":
+            presented.append(token.strip())
+        if any(hmac.compare_digest(key, self.api_key) for key in presented):
             return await self.app(scope, receive, send)
-        message = "Missing API key: send `Authorization: Bearer YOUR_KEY`." if not header else \
-            "Incorrect API key provided."
-        await _send_error(send, APIError(message, 401, code="invalid_api_key"))
+        message = "Missing API key: send `Authorization: Bearer YOUR_KEY` or `x-api-key: YOUR_KEY`." \
+            if not authorization and not presented else "Incorrect API key provided."
+        await _send_error(send, scope, APIError(message, 401, code="invalid_api_key"))
 
 
 class BodySizeLimitMiddleware:
@@ -52,7 +57,7 @@ class BodySizeLimitMiddleware:
             return await self.app(scope, receive, send)
         length = dict(scope.get("headers") or []).get(b"content-length")
         if length is not None and length.isdigit() and int(length) > self.max_bytes:
-            return await _send_error(send, self._too_large(int(length)))
+            return await _send_error(send, scope, self._too_large(int(length)))
 
         # Read the body up front (it is small by construction) so an over-long chunked body is
         # refused before the app sees any of it, then replay it.
@@ -64,7 +69,7 @@ class BodySizeLimitMiddleware:
                 break
             size += len(message.get("body", b""))
             if size > self.max_bytes:
-                return await _send_error(send, self._too_large())
+                return await _send_error(send, scope, self._too_large())
             if not message.get("more_body", False):
                 break
 

@@ -28,6 +28,7 @@ from toolwire.api.validation import check_length, check_model, check_sampling, c
 from toolwire.chat.choice_stream import ChoiceEvent, ChoiceStream
 from toolwire.chat.output import ChoiceAccumulator
 from toolwire.chat.tool_choice import ToolChoiceFilter
+from toolwire.protocol.chat import ChatUsageInfo, CompletionTokensDetails, PromptTokensDetails
 
 logger = logging.getLogger("toolwire.api.chat")
 
@@ -157,7 +158,7 @@ class ChatHandler:
                 # null when the reply is only tool calls (or only reasoning), as OpenAI does
                 "content": parsed.content if parsed.content or parsed.tool_calls or parsed.reasoning_content
                 else "",
-                "reasoning_content": parsed.reasoning_content,
+                self.state.reasoning_field: parsed.reasoning_content,
             }
             if parsed.tool_calls:
                 message["tool_calls"] = [call.model_dump() for call in parsed.tool_calls]
@@ -170,13 +171,22 @@ class ChatHandler:
                 "finish_reason": end.finish_reason if end else "abort",
                 "stop_reason": end.stop_reason if end else None,
             })
-        completion_tokens = sum(c.completion_tokens for c in choices)
-        usage = UsageInfo(prompt_tokens=num_prompt_tokens, completion_tokens=completion_tokens,
-                          total_tokens=num_prompt_tokens + completion_tokens)
+        usage = self._usage(num_prompt_tokens, choices, [a.result().reasoning_content for a in accumulators])
         return JSONResponse({
             "id": request_id, "object": "chat.completion", "created": created, "model": model_name,
             "choices": body_choices, "usage": usage.model_dump(), "system_fingerprint": None,
         })
+
+    def _usage(self, num_prompt_tokens: int, choices: list[ChoiceStream],
+               reasoning_texts: list[str | None]) -> ChatUsageInfo:
+        """The whole reply's usage, with cached prompt tokens and reasoning tokens."""
+        completion = sum(c.completion_tokens for c in choices)
+        return ChatUsageInfo(
+            prompt_tokens=num_prompt_tokens, completion_tokens=completion,
+            total_tokens=num_prompt_tokens + completion,
+            prompt_tokens_details=PromptTokensDetails(cached_tokens=max((c.cached_tokens for c in choices), default=0)),
+            completion_tokens_details=CompletionTokensDetails(
+                reasoning_tokens=sum(reasoning_tokens(self.state, text) for text in reasoning_texts)))
 
     async def _stream(self, events, request: ChatCompletionRequest, request_id: str, created: int,
                       model_name: str, num_prompt_tokens: int, choices: list[ChoiceStream]) -> AsyncIterator[str]:
@@ -196,6 +206,7 @@ class ChatHandler:
                              total_tokens=num_prompt_tokens + completion)
 
         pending_logprobs: dict[int, list[TokenLogprob]] = {c.index: [] for c in choices}
+        reasoning: dict[int, list[str]] = {c.index: [] for c in choices}
         try:
             for choice in choices:
                 yield chunk([{"index": choice.index, "delta": {"role": "assistant", "content": ""},
@@ -206,7 +217,10 @@ class ChatHandler:
                     pending_logprobs[event.index].extend(event.logprobs)
                 if event.delta is None and event.finish_reason is None:
                     continue
-                payload: dict[str, Any] = {"index": event.index, "delta": _delta_json(event.delta),
+                if event.delta is not None and event.delta.reasoning_content:
+                    reasoning[event.index].append(event.delta.reasoning_content)
+                payload: dict[str, Any] = {"index": event.index,
+                                           "delta": _delta_json(event.delta, self.state.reasoning_field),
                                            "logprobs": None, "finish_reason": event.finish_reason}
                 if request.logprobs:
                     payload["logprobs"] = {"content": [lp.model_dump() for lp in pending_logprobs[event.index]]}
@@ -215,7 +229,7 @@ class ChatHandler:
                     payload["stop_reason"] = event.stop_reason
                 yield chunk([payload], usage_now() if continuous else None)
             if include_usage:
-                yield chunk([], usage_now())
+                yield chunk([], self._usage(num_prompt_tokens, choices, ["".join(r) for r in reasoning.values()]))
             yield DONE
         except Exception as exc:  # the stream has begun: the error goes in it, as OpenAI's streams do
             logger.exception("chat stream %s failed", request_id)
@@ -229,7 +243,13 @@ class ChatHandler:
             await events.aclose()
 
 
-def _delta_json(delta: DeltaMessage | None) -> dict:
+def reasoning_tokens(state: ServerState, text: str | None) -> int:
+    """The tokens of a reply's reasoning text (its text re-tokenized: the engine does not tell
+    reasoning tokens apart)."""
+    return len(state.encode(text)) if text else 0
+
+
+def _delta_json(delta: DeltaMessage | None, reasoning_field: str = "reasoning_content") -> dict:
     if delta is None:
         return {}
     out: dict[str, Any] = {}
@@ -238,7 +258,7 @@ def _delta_json(delta: DeltaMessage | None) -> dict:
     if delta.content:
         out["content"] = delta.content
     if delta.reasoning_content:
-        out["reasoning_content"] = delta.reasoning_content
+        out[reasoning_field] = delta.reasoning_content
     if delta.tool_calls:
         out["tool_calls"] = [call.model_dump(exclude_none=True) for call in delta.tool_calls]
     return out

@@ -38,6 +38,10 @@ class ServerState:
     # Defaults for sampling fields a request leaves unset (--override-generation-config).
     generation_defaults: dict[str, Any] = field(default_factory=dict)
     metrics: Metrics | None = None
+    # How many responses /v1/responses keeps for previous_response_id (--responses-store-size).
+    responses_store_size: int = 1000
+    # The name of the reasoning text in chat completion messages and deltas (--reasoning-field).
+    reasoning_field: str = "reasoning_content"
     # Constrained decoding (toolwire.guided.GuidedDecoding) for this tokenizer.
     guided: Any = None
     # Where the chat template came from, and how the parser was chosen, for the startup message.

@@ -4,6 +4,7 @@
   apply_chat_template drops None values (templates handle a missing key better than None);
 - assistant tool calls: `{"id", "type": "function", "function": {"name", "arguments": dict}}`, the
   arguments parsed from their JSON string, since templates write them with `| tojson`;
+- assistant reasoning: `reasoning_content`, or `reasoning` (the name some clients send it under);
 - tool results keep `tool_call_id`, and `name` (taken from the matching call when the client left it out);
 - the family may rewrite the history's tool-call ids (`history_call_id`: Mistral's 9-character ids); a
   call and its result are rewritten alike, and, while rewriting, no id is left empty (`_HistoryIds`);
@@ -62,7 +63,7 @@ def template_messages(
                      for position, (call, call_id) in enumerate(zip(tool_calls, ids.of_calls(tool_calls, index)))]
             names_by_call_id.update((call["id"], call["function"]["name"]) for call in calls)
             entry = {"role": "assistant", "content": message.text(), "name": message.name,
-                     "reasoning_content": message.reasoning_content, "tool_calls": calls or None}
+                     "reasoning_content": message.reasoning_text, "tool_calls": calls or None}
         elif isinstance(message, ToolMessage):
             call_id = ids.of_result(message.tool_call_id, index)
             entry = {"role": "tool", "tool_call_id": call_id,

@@ -3,6 +3,7 @@
     toolwire demo                                   # http://localhost:8000/v1, or a local server
     toolwire demo --base-url http://host:8000/v1 --model NAME --api-key KEY
     toolwire demo --in-process --tool-choice required --stream
+    toolwire demo --api responses                   # the same loop through /v1/responses (or: messages)
 
 Without ``--in-process`` the demo talks to ``--base-url``; when nothing answers there, it starts
 ``toolwire serve`` (the default model) as a subprocess on a free loopback port and stops it after.
@@ -18,6 +19,7 @@ from typing import Any, Literal, TextIO
 
 import httpx
 
+from toolwire.client.agent_apis import LoopSettings, messages_loop, responses_loop
 from toolwire.client.local_server import LocalServer, ServerStartError
 from toolwire.client.loop import ToolEvents, iter_tools
 from toolwire.client.results import StepFinished, TextDelta, ToolCallFinished, ToolCallRequested
@@ -51,6 +53,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--tool-choice", default="auto",
                         help="auto | required | none | get_weather (forces the first turn only)")
     parser.add_argument("--stream", action="store_true", help="stream the replies")
+    parser.add_argument("--api", choices=["chat", "responses", "messages"], default="chat",
+                        help="chat completions (default), OpenAI Responses, or Anthropic Messages (needs the "
+                             "anthropic SDK)")
     parser.add_argument("--prompt", default=DEFAULT_PROMPT)
     parser.add_argument("--max-steps", type=int, default=5)
     parser.add_argument("--max-tokens", type=int, default=256)
@@ -84,7 +89,9 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
             print(f"# serving at {base_url}", file=sys.stderr)
         client = OpenAI(base_url=base_url, api_key=args.api_key)
         model = args.model if args.model and server is None else client.models.list().data[0].id
-        return _run(client, model, args, out)
+        if args.api == "chat":
+            return _run(client, model, args, out)
+        return _run_agent_api(client, base_url, model, args, out)
     except ServerStartError as exc:
         print(f"toolwire demo: could not start a server: {exc}", file=sys.stderr)
         return 1
@@ -94,6 +101,28 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
     finally:
         if server is not None:
             server.stop()
+
+
+def _run_agent_api(client: Any, base_url: str, model: str, args: argparse.Namespace, out: TextIO) -> int:
+    settings = LoopSettings(args.prompt, args.tool_choice, args.stream, args.max_steps, args.max_tokens,
+                            args.temperature)
+    print(f"# model {model} through {args.api}, tool_choice {args.tool_choice} (first turn), "
+          f"{'streaming' if args.stream else 'not streaming'}", file=out)
+    print(f"user: {args.prompt}", file=out)
+    if args.api == "responses":
+        summary = responses_loop(client, model, [get_weather], settings, out)
+    else:
+        try:
+            from anthropic import Anthropic
+        except ImportError:
+            print("toolwire demo --api messages needs the Anthropic SDK: pip install anthropic", file=sys.stderr)
+            return 2
+        root = base_url.removesuffix("/v1")  # the SDK adds /v1/messages itself
+        summary = messages_loop(Anthropic(base_url=root, api_key=args.api_key), model, [get_weather], settings, out)
+    failed = sum(not ran for _, ran in summary.executions)
+    print(f"# {summary.steps} model call(s), {len(summary.executions)} tool execution(s) ({failed} failed), "
+          f"{'finished with a text reply' if summary.finished else 'cut off at --max-steps'}", file=out)
+    return 0
 
 
 def _answers(base_url: str, api_key: str) -> bool:

@@ -99,8 +99,14 @@ class AssistantMessage(BaseMessage):
     role: Literal["assistant"]
     content: str | list[TextContentPart] | None = None
     reasoning_content: str | None = None
+    # The same text under the name some clients (and --reasoning-field reasoning) use.
+    reasoning: str | None = None
     tool_calls: list[ToolCall] | None = None
     refusal: str | None = None
+
+    @property
+    def reasoning_text(self) -> str | None:
+        return self.reasoning_content if self.reasoning_content is not None else self.reasoning
 
 
 class ToolMessage(BaseMessage):
@@ -240,6 +246,22 @@ class UsageInfo(OpenAIModel):
     total_tokens: int = 0
 
 
+class PromptTokensDetails(OpenAIModel):
+    cached_tokens: int = 0
+
+
+class CompletionTokensDetails(OpenAIModel):
+    reasoning_tokens: int = 0
+
+
+class ChatUsageInfo(UsageInfo):
+    """A chat completion's usage: prompt tokens served from the prefix cache, and the reply's
+    reasoning tokens (its reasoning text, tokenized)."""
+
+    prompt_tokens_details: PromptTokensDetails | None = None
+    completion_tokens_details: CompletionTokensDetails | None = None
+
+
 class TopLogprob(OpenAIModel):
     token: str
     logprob: float
@@ -278,7 +300,7 @@ class ChatCompletionResponse(OpenAIModel):
     created: int = Field(default_factory=lambda: int(time.time()))
     model: str
     choices: list[ChatCompletionChoice]
-    usage: UsageInfo
+    usage: ChatUsageInfo
     system_fingerprint: str | None = None
 
 

@@ -1,0 +1,99 @@
+"""POST /v1/messages and /v1/messages/count_tokens: Anthropic's Messages API over the chat layer.
+
+The request becomes a ChatCompletionRequest (messages_input), which `ChatHandler.start` validates,
+renders, constrains and runs; its events become Anthropic stream events (messages_output). A
+streamed reply sends those events as SSE; a whole one folds the same events into the message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator
+
+from fastapi import Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+
+from toolwire.api.errors import APIError
+from toolwire.api.messages_input import chat_request
+from toolwire.api.messages_output import MessageAssembler, MessageEvents
+from toolwire.api.sampling import watch_disconnect
+from toolwire.api.serving_chat import ChatHandler, ChatRun
+from toolwire.api.state import ServerState
+from toolwire.api.validation import check_model, check_tools
+from toolwire.protocol.anthropic import CountTokensRequest, MessagesRequest
+
+logger = logging.getLogger("toolwire.api.messages")
+
+
+class MessagesHandler:
+    def __init__(self, state: ServerState, chat: ChatHandler):
+        self.state, self.chat = state, chat
+
+    async def create(self, request: MessagesRequest, raw_request: Request) -> Response:
+        run = await self.chat.start(chat_request(request), id_prefix="msg_", prompt_param="messages")
+        events = self._events(run, request)
+        if request.stream:
+            return StreamingResponse(self._sse(events, run.request_id), media_type="text/event-stream",
+                                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+        return await self._whole(events, run, raw_request)
+
+    def count_tokens(self, request: CountTokensRequest) -> dict:
+        chat = chat_request(request)
+        check_model(chat.model, self.state.served_names)
+        check_tools(chat, self.state.tool_parser_class is not None)
+        _, prompt_ids = self.state.chat_prompt(chat)
+        return {"input_tokens": len(prompt_ids)}
+
+    async def _events(self, run: ChatRun, request: MessagesRequest) -> AsyncIterator[dict]:
+        reply = MessageEvents(run.request_id, request.model, request.stop_sequences or [])
+        try:
+            async for event in run.events:
+                for out in reply.start(self._usage(run)) + reply.add(event):
+                    yield out
+            final = {**self._usage(run), "output_tokens": run.completion_tokens}
+            for out in reply.start(self._usage(run)) + reply.end(final):
+                yield out
+        finally:
+            await run.events.aclose()
+
+    @staticmethod
+    def _usage(run: ChatRun) -> dict[str, int]:
+        """Anthropic's split: input_tokens are the prompt tokens not read from the prefix cache."""
+        cached = min(run.cached_tokens, run.num_prompt_tokens)
+        return {"input_tokens": run.num_prompt_tokens - cached, "cache_read_input_tokens": cached,
+                "cache_creation_input_tokens": 0}
+
+    async def _whole(self, events: AsyncIterator[dict], run: ChatRun, raw_request: Request) -> Response:
+        assembler = MessageAssembler()
+        gone = asyncio.Event()
+        watcher = asyncio.create_task(
+            watch_disconnect(raw_request, gone, lambda: self.state.engine.abort(run.request_id)))
+        try:
+            async for event in events:
+                assembler.add(event)
+        finally:
+            watcher.cancel()
+            await events.aclose()
+        if gone.is_set():
+            self.state.metrics.record_abort()
+            raise APIError("client disconnected", 499, type="client_closed_request")
+        return JSONResponse(assembler.message)
+
+    async def _sse(self, events: AsyncIterator[dict], request_id: str) -> AsyncIterator[str]:
+        try:
+            async for event in events:
+                yield _sse(event)
+        except Exception as exc:  # the stream has begun: the error goes in it, as Anthropic's streams do
+            logger.exception("messages stream %s failed", request_id)
+            yield _sse({"type": "error", "error": {"type": "api_error", "message": f"{type(exc).__name__}: {exc}"}})
+        except BaseException:  # the client went away
+            self.state.metrics.record_abort()
+            raise
+        finally:
+            await events.aclose()
+
+
+def _sse(event: dict) -> str:
+    return f"event: {event['type']}\ndata: {json.dumps(event, ensure_ascii=False, separators=(',', ':'))}\n\n"
