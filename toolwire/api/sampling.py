@@ -4,7 +4,7 @@ that went away while a non-streaming request runs."""
 from __future__ import annotations
 
 import asyncio
-from typing import Callable
+from typing import Any, Callable
 
 from fastapi import Request
 
@@ -61,3 +61,21 @@ async def watch_disconnect(raw_request: Request, gone: asyncio.Event, on_disconn
             gone.set()
             on_disconnect()
             return
+
+
+async def drain_watching_client(events, raw_request: Request, state, request_id: str,
+                                each: Callable[[Any], None] | None = None) -> None:
+    """Hands every event to `each` while watching the client: one that leaves aborts the request (its
+    sequence and KV blocks are freed at once) and the answer is a 499."""
+    gone = asyncio.Event()
+    watcher = asyncio.create_task(watch_disconnect(raw_request, gone, lambda: state.engine.abort(request_id)))
+    try:
+        async for event in events:
+            if each is not None:
+                each(event)
+    finally:
+        watcher.cancel()
+        await events.aclose()
+    if gone.is_set():
+        state.metrics.record_abort()
+        raise APIError("client disconnected", 499, type="client_closed_request")

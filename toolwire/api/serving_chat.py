@@ -8,7 +8,6 @@ same deltas into the message. The two modes therefore cannot disagree.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import time
@@ -19,9 +18,8 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from toolwire.api.errors import APIError
 from toolwire.api.protocol import ChatCompletionRequest, DeltaMessage, TokenLogprob, UsageInfo, random_id
-from toolwire.api.sampling import build_sampling_params, watch_disconnect
+from toolwire.api.sampling import build_sampling_params, drain_watching_client
 from toolwire.api.sse import DONE, sse_event
 from toolwire.api.state import ServerState
 from toolwire.api.validation import check_length, check_model, check_sampling, check_tools
@@ -134,21 +132,14 @@ class ChatHandler:
         accumulators = [ChoiceAccumulator() for _ in choices]
         logprobs: list[list[TokenLogprob]] = [[] for _ in choices]
         finish: list[ChoiceEvent | None] = [None for _ in choices]
-        gone = asyncio.Event()
-        watcher = asyncio.create_task(
-            watch_disconnect(raw_request, gone, lambda: self.state.engine.abort(request_id)))
-        try:
-            async for event in events:
-                accumulators[event.index].add(event.delta)
-                logprobs[event.index].extend(event.logprobs or [])
-                if event.finish_reason is not None:
-                    finish[event.index] = event
-        finally:
-            watcher.cancel()
-            await events.aclose()
-        if gone.is_set():
-            self.state.metrics.record_abort()
-            raise APIError("client disconnected", 499, type="client_closed_request")
+
+        def take(event: ChoiceEvent) -> None:
+            accumulators[event.index].add(event.delta)
+            logprobs[event.index].extend(event.logprobs or [])
+            if event.finish_reason is not None:
+                finish[event.index] = event
+
+        await drain_watching_client(events, raw_request, self.state, request_id, take)
 
         body_choices = []
         for choice, accumulator in zip(choices, accumulators):

@@ -7,7 +7,6 @@ streamed reply sends those events as SSE; a whole one folds the same events into
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -15,10 +14,9 @@ from collections.abc import AsyncIterator
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from toolwire.api.errors import APIError
 from toolwire.api.messages_input import chat_request
 from toolwire.api.messages_output import MessageAssembler, MessageEvents
-from toolwire.api.sampling import watch_disconnect
+from toolwire.api.sampling import drain_watching_client
 from toolwire.api.serving_chat import ChatHandler, ChatRun
 from toolwire.api.state import ServerState
 from toolwire.api.validation import check_model, check_tools
@@ -67,18 +65,7 @@ class MessagesHandler:
 
     async def _whole(self, events: AsyncIterator[dict], run: ChatRun, raw_request: Request) -> Response:
         assembler = MessageAssembler()
-        gone = asyncio.Event()
-        watcher = asyncio.create_task(
-            watch_disconnect(raw_request, gone, lambda: self.state.engine.abort(run.request_id)))
-        try:
-            async for event in events:
-                assembler.add(event)
-        finally:
-            watcher.cancel()
-            await events.aclose()
-        if gone.is_set():
-            self.state.metrics.record_abort()
-            raise APIError("client disconnected", 499, type="client_closed_request")
+        await drain_watching_client(events, raw_request, self.state, run.request_id, assembler.add)
         return JSONResponse(assembler.message)
 
     async def _sse(self, events: AsyncIterator[dict], request_id: str) -> AsyncIterator[str]:

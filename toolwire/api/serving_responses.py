@@ -8,7 +8,6 @@ response sends the events it makes, a whole one returns the response it built.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -21,7 +20,7 @@ from toolwire.api.errors import APIError
 from toolwire.api.response_store import ResponseStore, StoredResponse
 from toolwire.api.responses_input import chat_request, input_items, responses_param
 from toolwire.api.responses_output import ResponseAssembler
-from toolwire.api.sampling import watch_disconnect
+from toolwire.api.sampling import drain_watching_client
 from toolwire.api.serving_chat import ChatHandler, ChatRun, reasoning_tokens
 from toolwire.api.state import ServerState
 from toolwire.protocol.responses import FunctionToolChoice, InputItem, ResponsesRequest
@@ -86,18 +85,7 @@ class ResponsesHandler:
 
     async def _whole(self, events: AsyncIterator[dict], request_id: str, assembler: ResponseAssembler,
                      raw_request: Request) -> Response:
-        gone = asyncio.Event()
-        watcher = asyncio.create_task(
-            watch_disconnect(raw_request, gone, lambda: self.state.engine.abort(request_id)))
-        try:
-            async for _ in events:
-                pass
-        finally:
-            watcher.cancel()
-            await events.aclose()
-        if gone.is_set():
-            self.state.metrics.record_abort()
-            raise APIError("client disconnected", 499, type="client_closed_request")
+        await drain_watching_client(events, raw_request, self.state, request_id)
         return JSONResponse(assembler.response)
 
     async def _stream(self, events: AsyncIterator[dict], request_id: str) -> AsyncIterator[str]:
