@@ -126,7 +126,7 @@ def test_errors_by_kind(capsys):
         StubReply(content="a b c d e", cut_after=2),
         StubReply(raw_events=['{"error": {"message": "engine died"}}']),
         StubReply(drop_connection=True),
-        StubReply(content="a b", piece_delay_s=2.0),
+        StubReply(content="a b", piece_delay_s=10.0),  # far past --timeout, however busy the machine
         StubReply(content="fine reply here"),
     ])
     lock = threading.Lock()
@@ -137,7 +137,7 @@ def test_errors_by_kind(capsys):
 
     with OpenAIStub(respond) as stub:
         summary = run_bench(capsys, "--base-url", stub.base_url, "--requests", "8", "--concurrency", "8",
-                            "--no-probe", "--timeout", "1")
+                            "--no-probe", "--timeout", "4")
     level = summary["levels"][0]
     assert level["errors"] == {"http_503": 1, "http_429": 1, "malformed_stream": 2, "stream_error": 1,
                                "connection": 1, "timeout": 1}
