@@ -162,7 +162,7 @@ def test_data_comes_from_the_package(tmp_path, monkeypatch):
     monkeypatch.delenv(DATA_DIR_ENV, raising=False)
     source = data_source()
     assert source.origin == f"{PACKAGE} {importlib.metadata.version(PACKAGE)}"
-    assert source.path.parts[-2:] == ("bfcl_eval", "data") and "shared" not in source.path.parts
+    assert source.path == Path(importlib.metadata.distribution(PACKAGE).locate_file("bfcl_eval/data"))
     assert available_categories(source.path) == list(CATEGORIES)
     # a folder given on the command line or in the environment wins
     shutil.copy(source.path / "BFCL_v4_irrelevance.json", tmp_path)

@@ -82,14 +82,11 @@ class ChatHandler:
 
     async def create(self, request: ChatCompletionRequest, raw_request: Request) -> Response:
         run = await self.start(request)
-        request, request_id, created, choices = run.request, run.request_id, run.created, run.choices
-        model_name = self.state.model_name
-        if request.stream:
+        if run.request.stream:
             return StreamingResponse(
-                self._stream(run.events, request, request_id, created, model_name, run.num_prompt_tokens, choices),
-                media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
-        return await self._full(run.events, raw_request, request, request_id, created, model_name,
-                                run.num_prompt_tokens, choices)
+                self._stream(run), media_type="text/event-stream",
+                headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+        return await self._full(run, raw_request)
 
     def _choices(self, request: ChatCompletionRequest,
                  prompt_text: str | None) -> tuple[ChatCompletionRequest, list[ChoiceStream]]:
@@ -126,9 +123,8 @@ class ChatHandler:
             self.state.metrics.record_usage(len(prompt_ids), sum(c.completion_tokens for c in choices),
                                             max((c.cached_tokens for c in choices), default=0))
 
-    async def _full(self, events, raw_request: Request, request: ChatCompletionRequest, request_id: str,
-                    created: int, model_name: str, num_prompt_tokens: int,
-                    choices: list[ChoiceStream]) -> Response:
+    async def _full(self, run: ChatRun, raw_request: Request) -> Response:
+        request, choices = run.request, run.choices
         accumulators = [ChoiceAccumulator() for _ in choices]
         logprobs: list[list[TokenLogprob]] = [[] for _ in choices]
         finish: list[ChoiceEvent | None] = [None for _ in choices]
@@ -139,7 +135,7 @@ class ChatHandler:
             if event.finish_reason is not None:
                 finish[event.index] = event
 
-        await drain_watching_client(events, raw_request, self.state, request_id, take)
+        await drain_watching_client(run.events, raw_request, self.state, run.request_id, take)
 
         body_choices = []
         for choice, accumulator in zip(choices, accumulators):
@@ -162,25 +158,24 @@ class ChatHandler:
                 "finish_reason": end.finish_reason if end else "abort",
                 "stop_reason": end.stop_reason if end else None,
             })
-        usage = self._usage(num_prompt_tokens, choices, [a.result().reasoning_content for a in accumulators])
+        usage = self._usage(run, [a.result().reasoning_content for a in accumulators])
         return JSONResponse({
-            "id": request_id, "object": "chat.completion", "created": created, "model": model_name,
+            "id": run.request_id, "object": "chat.completion", "created": run.created, "model": self.state.model_name,
             "choices": body_choices, "usage": usage.model_dump(), "system_fingerprint": None,
         })
 
-    def _usage(self, num_prompt_tokens: int, choices: list[ChoiceStream],
-               reasoning_texts: list[str | None]) -> ChatUsageInfo:
+    def _usage(self, run: ChatRun, reasoning_texts: list[str | None]) -> ChatUsageInfo:
         """The whole reply's usage, with cached prompt tokens and reasoning tokens."""
-        completion = sum(c.completion_tokens for c in choices)
         return ChatUsageInfo(
-            prompt_tokens=num_prompt_tokens, completion_tokens=completion,
-            total_tokens=num_prompt_tokens + completion,
-            prompt_tokens_details=PromptTokensDetails(cached_tokens=max((c.cached_tokens for c in choices), default=0)),
+            prompt_tokens=run.num_prompt_tokens, completion_tokens=run.completion_tokens,
+            total_tokens=run.num_prompt_tokens + run.completion_tokens,
+            prompt_tokens_details=PromptTokensDetails(cached_tokens=run.cached_tokens),
             completion_tokens_details=CompletionTokensDetails(
                 reasoning_tokens=sum(reasoning_tokens(self.state, text) for text in reasoning_texts)))
 
-    async def _stream(self, events, request: ChatCompletionRequest, request_id: str, created: int,
-                      model_name: str, num_prompt_tokens: int, choices: list[ChoiceStream]) -> AsyncIterator[str]:
+    async def _stream(self, run: ChatRun) -> AsyncIterator[str]:
+        request, request_id, choices, events = run.request, run.request_id, run.choices, run.events
+        num_prompt_tokens, created, model_name = run.num_prompt_tokens, run.created, self.state.model_name
         include_usage = bool(request.stream_options and request.stream_options.include_usage)
         continuous = bool(include_usage and request.stream_options.continuous_usage_stats)
 
@@ -192,9 +187,8 @@ class ChatHandler:
             return sse_event(_json(body))
 
         def usage_now() -> UsageInfo:
-            completion = sum(c.completion_tokens for c in choices)
-            return UsageInfo(prompt_tokens=num_prompt_tokens, completion_tokens=completion,
-                             total_tokens=num_prompt_tokens + completion)
+            return UsageInfo(prompt_tokens=num_prompt_tokens, completion_tokens=run.completion_tokens,
+                             total_tokens=num_prompt_tokens + run.completion_tokens)
 
         pending_logprobs: dict[int, list[TokenLogprob]] = {c.index: [] for c in choices}
         reasoning: dict[int, list[str]] = {c.index: [] for c in choices}
@@ -220,7 +214,7 @@ class ChatHandler:
                     payload["stop_reason"] = event.stop_reason
                 yield chunk([payload], usage_now() if continuous else None)
             if include_usage:
-                yield chunk([], self._usage(num_prompt_tokens, choices, ["".join(r) for r in reasoning.values()]))
+                yield chunk([], self._usage(run, ["".join(r) for r in reasoning.values()]))
             yield DONE
         except Exception as exc:  # the stream has begun: the error goes in it, as OpenAI's streams do
             logger.exception("chat stream %s failed", request_id)
