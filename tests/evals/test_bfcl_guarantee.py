@@ -53,9 +53,29 @@ def test_every_call_names_an_offered_tool_with_schema_valid_arguments(results_by
     assert len(truncated) <= len(results_by_mode[stream]) // 20, truncated
 
 
+def calls_and_finish(result):
+    return [(c["name"], c["arguments"]) for c in result.calls], result.finish_reason
+
+
 def test_streamed_calls_equal_whole_calls(results_by_mode):
+    """Under concurrency the engine batches a request with whatever else runs, and a batch of a
+    different size sums in a different order: greedy decoding can then flip a near tie, so the two
+    modes may generate different tokens. An entry whose modes differ is run again in both modes
+    alone on the server (the same batch each time): then the parsed replies must be equal."""
+    differing = []
     for whole, streamed in zip(results_by_mode[False], results_by_mode[True]):
         assert whole.id == streamed.id
-        assert [(c["name"], c["arguments"]) for c in whole.calls] == \
-               [(c["name"], c["arguments"]) for c in streamed.calls], whole.id
-        assert whole.finish_reason == streamed.finish_reason
+        if calls_and_finish(whole) != calls_and_finish(streamed):
+            differing.append(whole.id)
+    if not differing:
+        return
+    entries = [e for category, limit in SETS for e in load_category(find_data_dir(), category, limit)
+               if e.id in differing]
+    alone = {}
+    for stream in (False, True):
+        config = EvalConfig(base_url=toolwire_base_url(), model="SmolLM2-135M-Instruct", tool_choice="required",
+                            max_tokens=MAX_TOKENS, concurrency=1, stream=stream)
+        alone[stream] = asyncio.run(run_entries(entries, config, progress=False))
+    for whole, streamed in zip(alone[False], alone[True]):
+        assert calls_and_finish(whole) == calls_and_finish(streamed), whole.id
+    assert len(differing) <= len(results_by_mode[False]) // 10, differing
