@@ -23,6 +23,7 @@ TRICKY_PIECES = [
     "{", "}", "[", "]", '"', "\\", "'", ",", ";", ":", "\n", "\t", " ", "a", "b", "é", "中", "😀",
     "</tool_call>", "<tool_call>", "[TOOL_CALLS]", "[ARGS]", "<|python_tag|>", "<|action_end|>",
     "</tool_calls>", "<function_call>", "```", "<｜tool▁call▁end｜>", "<|tool▁sep|>", "\\n", "\u2028",
+    "<|tool_call_end|>", "<|tool_calls_section_end|>", "<|tool_call_begin|>", "functions.f:0", "<|python_end|>",
 ]
 tricky_text = st.lists(st.sampled_from(TRICKY_PIECES), max_size=6).map("".join)
 
@@ -246,7 +247,10 @@ def deepseek_replies(version: str):
     return strategy()
 
 
+import tests.formats.generated_harmony as generated_harmony  # noqa: E402 (it uses the names above)
+
 REPLIES = {
+    "openai": st.deferred(lambda: generated_harmony.harmony_replies()),
     "hermes": hermes_replies(),
     "qwen25": hermes_replies(),
     "mistral": mistral_replies(),
@@ -259,3 +263,14 @@ REPLIES = {
     "deepseekv3": deepseek_replies("v3"),
     "deepseekv31": deepseek_replies("v31"),
 }
+
+
+# Kimi K2's, xLAM-2's and Llama 4 JSON's strategies build on the pieces above, in a module of their own.
+from tests.formats.generated_more_calls import MORE_REPLIES  # noqa: E402
+
+REPLIES.update(MORE_REPLIES)
+
+# The XML-style families' strategies build on the pieces above, in a module of their own.
+from tests.formats.generated_xml_calls import XML_REPLIES  # noqa: E402
+
+REPLIES.update(XML_REPLIES)

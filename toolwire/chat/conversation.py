@@ -4,7 +4,8 @@
   apply_chat_template drops None values (templates handle a missing key better than None);
 - assistant tool calls: `{"id", "type": "function", "function": {"name", "arguments": dict}}`, the
   arguments parsed from their JSON string, since templates write them with `| tojson`;
-- assistant reasoning: `reasoning_content`, or `reasoning` (the name some clients send it under);
+- assistant reasoning: `reasoning_content`, or `reasoning` (the name some clients send it under); the
+  templates read it as `reasoning_content` (Qwen3, GLM, DeepSeek) or `thinking` (gpt-oss), so both are set;
 - tool results keep `tool_call_id`, and `name` (taken from the matching call when the client left it out);
 - the family may rewrite the history's tool-call ids (`history_call_id`: Mistral's 9-character ids); a
   call and its result are rewritten alike, and, while rewriting, no id is left empty (`_HistoryIds`);
@@ -38,11 +39,12 @@ _MESSAGE = TypeAdapter(ChatMessage)
 
 def template_messages(
     messages: Sequence[ChatMessage | Mapping[str, Any]],
-    history_call_id: Callable[[str], str] | None = None,
+    history_call_id: Callable[[str, str | None], str] | None = None,
 ) -> list[dict[str, Any]]:
     """The template dicts for a request's messages.
 
-    `history_call_id` rewrites the tool-call ids of the history (Mistral's 9-character ids).
+    `history_call_id` rewrites the tool-call ids of the history (Mistral's 9-character ids, Kimi's
+    `functions.NAME:IDX`): called with each call's id and function name, and each result's id and None.
     """
     ids = _HistoryIds(history_call_id)
     names_by_call_id: dict[str, str] = {}  # by the id the template gets
@@ -63,7 +65,8 @@ def template_messages(
                      for position, (call, call_id) in enumerate(zip(tool_calls, ids.of_calls(tool_calls, index)))]
             names_by_call_id.update((call["id"], call["function"]["name"]) for call in calls)
             entry = {"role": "assistant", "content": message.text(), "name": message.name,
-                     "reasoning_content": message.reasoning_text, "tool_calls": calls or None}
+                     "reasoning_content": message.reasoning_text, "thinking": message.reasoning_text,
+                     "tool_calls": calls or None}
         elif isinstance(message, ToolMessage):
             call_id = ids.of_result(message.tool_call_id, index)
             entry = {"role": "tool", "tool_call_id": call_id,
@@ -94,7 +97,7 @@ class _HistoryIds:
     assistant message before it: id-less calls stay distinct, and still pair with their results.
     """
 
-    def __init__(self, rewrite: Callable[[str], str] | None):
+    def __init__(self, rewrite: Callable[[str, str | None], str] | None):
         self.rewrite = rewrite
         self.unanswered: list[str] = []  # the names given to the last assistant message's id-less calls
 
@@ -109,7 +112,7 @@ class _HistoryIds:
             if not call_id:
                 call_id = f"messages[{index}].tool_calls[{position}]"
                 self.unanswered.append(call_id)
-            ids.append(self.rewrite(call_id))
+            ids.append(self.rewrite(call_id, call.function.name))
         return ids
 
     def of_result(self, tool_call_id: str, index: int) -> str:
@@ -118,7 +121,7 @@ class _HistoryIds:
             return tool_call_id
         if not tool_call_id:
             tool_call_id = self.unanswered.pop(0) if self.unanswered else f"messages[{index}].tool_call_id"
-        return self.rewrite(tool_call_id)
+        return self.rewrite(tool_call_id, None)
 
 
 def _template_tool_call(call: ToolCall, call_id: str, index: int, position: int) -> dict:

@@ -18,7 +18,9 @@ Rules:
   parser sees the reasoning and then the content as one text without the `<think>` tags; what it
   returns as content is reasoning until the reasoning parser hands over the first content text. (So
   text the tool parser holds back at the very end of the reasoning, such as a partial start marker,
-  comes out as content; a complete call is never affected.)
+  comes out as content; a complete call is never affected.) Where reasoning and content interleave
+  (harmony: analysis, a preamble, more analysis), the reasoning parser returns a delta's pieces as a
+  list, in order, and reasoning after content is reasoning again.
 * A channel (content or reasoning_content) that would carry only whitespace carries nothing: the
   leading whitespace of a channel is held back until something else follows it, and dropped at the
   end if nothing did.
@@ -303,11 +305,16 @@ class ChoiceOutputParser:
             return
         if isinstance(split, str):  # the reasoning parser failed: its text passes through as content
             self._route("", split, token_ids)
+        elif isinstance(split, list):  # reasoning and content that interleave (harmony), in order
+            for piece in split:
+                self._route_split(piece, token_ids)
+                token_ids = ()
         else:
             self._route(split.reasoning_content or "", split.content or "", token_ids)
 
     def _route(self, reasoning: str, content: str, token_ids: Sequence[int]) -> None:
         if reasoning:
+            self._phase = _IN_REASONING  # reasoning may follow content (harmony's analysis after a preamble)
             if self.tool_parser is not None:
                 self._tool_step(reasoning, token_ids)
                 token_ids = ()

@@ -16,7 +16,11 @@ EXAMPLE_CALL = ("function_name", {"argument_name": "value"})
 
 
 def tool_system_prompt(tools: Sequence[Mapping[str, Any]], family: ToolCallFamily) -> str:
-    """The tool prompt: the tools' schemas within <tools></tools>, then how to call them."""
+    """The tool prompt: the tools' schemas within <tools></tools>, then how to call them (a family
+    that lists tools its own way, as harmony's does, writes the whole prompt: `family.tool_prompt`)."""
+    own_prompt = getattr(family, "tool_prompt", None)
+    if own_prompt is not None:
+        return own_prompt(tools)
     listing = "\n".join(json.dumps(tool, ensure_ascii=False) for tool in tools)
     return (
         "You may call one or more functions to assist with the user query.\n\n"

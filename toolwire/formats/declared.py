@@ -11,7 +11,8 @@ The shape of the calls, per the format's fields (`ws` is a little optional white
     JSON_ARRAY:     "[" ws object ("," ws object)* ws "]"
     NAME_THEN_JSON: named (ws named)*                (one when named.call_start is empty)
     object    := {"<name key>": "<tool>", "<arguments key>": <arguments schema>}
-    named     := call_start ws name_prefix <tool> ws args_start ws <arguments> ws args_end ws call_end
+    named     := call_start ws name_prefix <tool> index? ws args_start ws <arguments> ws args_end ws call_end
+    index     := index_separator digits          (Kimi K2: the call's index, part of its id)
 """
 
 from __future__ import annotations
@@ -27,6 +28,11 @@ from toolwire.formats.grammar import (
     star,
 )
 from toolwire.formats.spec import Payload, ToolCallFormat
+
+_BARE_START = {Payload.JSON_OBJECTS: "{", Payload.JSON_ARRAY: "["}
+
+CALL_INDEX = r"[0-9]{1,6}"
+"""A call's index where the format writes one after its name (Kimi K2's `functions.f:0`)."""
 
 
 class DeclaredFamily(ToolCallFamily):
@@ -62,7 +68,9 @@ class DeclaredFamily(ToolCallFamily):
                 more = star(seq(regex(WS), const(fmt.separator), regex(WS), one))
                 calls = seq(one, more) if parallel and many_per_block else one
         body = seq(regex(WS), calls, regex(WS) if fmt.end else None, const(_first(fmt.end)))
-        return CallsGrammar(trigger=fmt.start[0], body=body, bare_start=fmt.block_start_characters,
+        # The bare payload the grammar writes: its own first character, not every one the parser reads.
+        bare_start = _BARE_START.get(kind, "") if fmt.start_optional else ""
+        return CallsGrammar(trigger=_first(fmt.start), body=body, bare_start=bare_start,
                             one_call_per_block=not many_per_block)
 
     def _payload_kind(self, payload: str | None) -> Payload:
@@ -85,8 +93,9 @@ class DeclaredFamily(ToolCallFamily):
         args_start = seq(const(_first(named.args_start)), regex(WS)) if named.args_start else None
         if args_start is not None and named.args_start_optional:
             args_start = optional(args_start)  # mistral v13 writes [ARGS] between name and arguments, v11 not
+        index = seq(const(named.index_separator), regex(CALL_INDEX)) if named.index_separator else None
         return seq(const(_first(named.call_start)), regex(WS) if named.call_start else None,
-                   const(_first(named.name_prefix) + name), regex(WS), args_start,
+                   const(_first(named.name_prefix) + name), index, regex(WS), args_start,
                    json_schema(schema, MAX_ARGUMENTS_WHITESPACE),
                    regex(WS) if named.args_end else None, const(_first(named.args_end)),
                    regex(WS) if named.call_end else None, const(_first(named.call_end)))
@@ -119,7 +128,9 @@ class DeclaredFamily(ToolCallFamily):
     def _named_calls_text(self, calls: Sequence[Call]) -> str:
         fmt, named = self.format, self.format.named_call
         parts = []
-        for name, arguments in calls:
+        for position, (name, arguments) in enumerate(calls):
+            if named.index_separator:
+                name = f"{name}{named.index_separator}{position}"  # Kimi K2: functions.f:0
             args_start, args_end = _first(named.args_start), _first(named.args_end)
             if args_start.startswith("```"):  # a code fence needs lines of its own
                 args_start, args_end = f"\n{args_start}\n", f"\n{args_end}"

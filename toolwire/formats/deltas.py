@@ -8,6 +8,8 @@ three methods, which is how whole and streaming output come from one code path.
 
 from __future__ import annotations
 
+import logging
+
 from pydantic import BaseModel
 
 from toolwire.protocol.tool_calls import (
@@ -117,3 +119,18 @@ def make_call_delta(index: int, call_id: str | None, name: str | None, arguments
     function = _built(DeltaFunctionCall, {"name": None, "arguments": arguments}, {"arguments"})
     values = {"index": index, "id": None, "type": None, "function": function}
     return _built(DeltaToolCall, values, {"index", "function"})
+
+
+def read_whole(parser_name: str, model_output: str, new_reader) -> ExtractedToolCallInformation:
+    """The result of a whole output, read by the streaming reader that `new_reader(collector)` makes
+    (anything with feed and finish that reports to the collector); should reading fail, the output
+    comes back as content."""
+    try:
+        result = ResultCollector()
+        reader = new_reader(result)
+        reader.feed(model_output)
+        reader.finish()
+        return result.result()
+    except Exception:
+        logging.getLogger(__name__).exception("%s parser failed; returning the output as content", parser_name)
+        return ExtractedToolCallInformation(tools_called=False, content=model_output or None)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from toolwire.formats.grammar import GuidedDecodingError, Node
-from toolwire.formats.ids import mistral_history_id
+from toolwire.formats.ids import KimiHistoryIds, mistral_history_id
 from toolwire.formats.spec import IdStyle
 
 Call = tuple[str, Mapping[str, Any]]
@@ -66,6 +66,7 @@ class CallsGrammar:
     body: Node  # what follows the trigger, to the block's end
     bare_start: str = ""  # first characters of a block that leaves out its trigger ("{", "[")
     one_call_per_block: bool = False  # several calls are written as several blocks
+    lead: str = ""  # written before the trigger where the reply must be calls (free text needs only the trigger)
 
 
 class ToolCallFamily:
@@ -94,9 +95,15 @@ class ToolCallFamily:
         raise NotImplementedError
 
     @property
-    def history_call_id(self) -> Callable[[str], str] | None:
-        """How ids of earlier calls are rewritten for the model's template (None: kept as they are)."""
-        return mistral_history_id if self.id_style is IdStyle.MISTRAL else None
+    def history_call_id(self) -> Callable[[str, str | None], str] | None:
+        """How ids of earlier calls are rewritten for the model's template (None: kept as they are):
+        called with a call's id and function name, or with a result's id and None. Each use of this
+        property gives a rewriter for one conversation (Kimi's counts the conversation's calls)."""
+        if self.id_style is IdStyle.MISTRAL:
+            return mistral_history_id
+        if self.id_style is IdStyle.KIMI:
+            return KimiHistoryIds()
+        return None
 
     def __deepcopy__(self, memo) -> ToolCallFamily:
         return self  # a declaration, never changed: specs holding it copy it as it is

@@ -15,7 +15,7 @@ from typing import ClassVar
 from toolwire.protocol.chat import ChatCompletionRequest
 from toolwire.protocol.tool_calls import DeltaMessage, ExtractedToolCallInformation
 from toolwire.formats.base import ToolParser
-from toolwire.formats.deltas import DeltaCollector, ResultCollector, make_delta
+from toolwire.formats.deltas import DeltaCollector, make_delta, read_whole
 from toolwire.formats.offered import OfferedTools
 from toolwire.formats.declared import DeclaredFamily
 from toolwire.formats.streaming import FormatStream
@@ -44,15 +44,8 @@ class FormatToolParser(ToolParser):
     def extract_tool_calls(
         self, model_output: str, request: ChatCompletionRequest
     ) -> ExtractedToolCallInformation:
-        try:
-            result = ResultCollector()
-            stream = FormatStream(self.family.format, OfferedTools(request), result)
-            stream.feed(model_output)
-            stream.finish()
-            return result.result()
-        except Exception:
-            logger.exception("%s parser failed; returning the output as content", self.family.name)
-            return ExtractedToolCallInformation(tools_called=False, content=model_output or None)
+        return read_whole(self.family.name, model_output,
+                          lambda result: FormatStream(self.family.format, OfferedTools(request), result))
 
     def extract_tool_calls_streaming(
         self,

@@ -14,14 +14,24 @@ class MarkerFinder:
 
     def __init__(self, markers: tuple[str, ...] | list[str]):
         self.markers = tuple(m for m in markers if m)
+        # markers that begin with another marker (xLAM's "[TOOL_CALLS]" and "[", "```json" and "```")
+        self._longer = {m: [k for k in self.markers if len(k) > len(m) and k.startswith(m)] for m in self.markers}
 
     def find(self, text: str, start: int = 0) -> tuple[int, str] | None:
-        """(position, marker) of the earliest marker in text[start:], or None."""
+        """(position, marker) of the earliest marker in text[start:], the longest where several
+        begin there, or None. A marker that a longer one begins with, found where the text ends
+        before the longer one could be told apart, is not found yet: the text from there is held as
+        a marker's beginning (`partial_at_end`) until more arrives, so chunking cannot change the
+        marker found."""
         best: tuple[int, str] | None = None
         for marker in self.markers:
             at = text.find(marker, start)
-            if at != -1 and (best is None or at < best[0]):
+            if at != -1 and (best is None or at < best[0] or (at == best[0] and len(marker) > len(best[1]))):
                 best = (at, marker)
+        if best is not None:
+            at, left = best[0], len(text) - best[0]
+            if any(left < len(longer) and longer.startswith(text[at:]) for longer in self._longer[best[1]]):
+                return None
         return best
 
     def partial_at_end(self, text: str) -> int:

@@ -78,7 +78,8 @@ class ReasoningParser:
         delta_token_ids: Sequence[int],
         request: ChatCompletionRequest,
     ) -> DeltaMessage | None:
-        """The delta's reasoning_content and content (reasoning always comes first), or None."""
+        """The delta's reasoning_content and content (reasoning first), or None. A parser whose reasoning
+        and content interleave (harmony) may return a list of such deltas, in the order of the text."""
         raise NotImplementedError
 
     def finish_streaming(self, current_text: str, request: ChatCompletionRequest) -> DeltaMessage | None:
@@ -113,11 +114,16 @@ class ThinkSplitter:
     is the text between the tags with surrounding whitespace removed; the whitespace right after the
     end tag separates and is not content. A partial tag at the end of a piece is held back until the
     next piece decides it; `finish` releases what is still held, as the text it is.
+
+    Each tag may be given as several spellings (Kimi's `<think>` and `◁think▷`); no start tags at all
+    means the text never opens reasoning (with start_mode CONTENT: all of it is content).
     """
 
-    def __init__(self, start_mode: str, start_tag: str = "<think>", end_tag: str = "</think>"):
+    def __init__(self, start_mode: str, start_tag: str | Sequence[str] = "<think>",
+                 end_tag: str | Sequence[str] = "</think>"):
         self.start_mode = start_mode
-        self.start_tag, self.end_tag = start_tag, end_tag
+        self.start_tags = (start_tag,) if isinstance(start_tag, str) else tuple(start_tag)
+        self.end_tags = (end_tag,) if isinstance(end_tag, str) else tuple(end_tag)
         self.reasoning_ended = False
         self._state = _AT_START
         self._carry = ""  # text awaiting more input: leading whitespace, a partial tag
@@ -133,9 +139,10 @@ class ThinkSplitter:
             state = self._state
             if state == _AT_START:
                 body = text.lstrip()
-                if body.startswith(self.start_tag):
-                    self._state, text = _IN_REASONING, body[len(self.start_tag) :]
-                elif not body or (len(body) < len(self.start_tag) and self.start_tag.startswith(body)):
+                opening = next((tag for tag in self.start_tags if body.startswith(tag)), None)
+                if opening is not None:
+                    self._state, text = _IN_REASONING, body[len(opening) :]
+                elif not body or any(len(body) < len(tag) and tag.startswith(body) for tag in self.start_tags):
                     self._carry = text
                     break
                 else:
@@ -150,9 +157,9 @@ class ThinkSplitter:
                 if text:
                     self._state = _IN_CONTENT
             else:  # reasoning or undecided: look for the end tag
-                at = text.find(self.end_tag)
+                at, end_tag = self._find_end(text)
                 if at < 0:
-                    keep = _partial_suffix(text, self.end_tag)
+                    keep = max((_partial_suffix(text, tag) for tag in self.end_tags), default=0)
                     self._carry = text[len(text) - keep :]
                     self._before_end(text[: len(text) - keep])
                     break
@@ -162,8 +169,17 @@ class ThinkSplitter:
                     self._add_reasoning(held)
                 self._reasoning_ws = []
                 self.reasoning_ended = True
-                self._state, text = _AFTER_END, text[at + len(self.end_tag) :]
+                self._state, text = _AFTER_END, text[at + len(end_tag) :]
         return self._take()
+
+    def _find_end(self, text: str) -> tuple[int, str]:
+        """(position, tag) of the first end tag in `text`, or (-1, "")."""
+        found = (-1, "")
+        for tag in self.end_tags:
+            at = text.find(tag)
+            if at >= 0 and (found[0] < 0 or at < found[0]):
+                found = (at, tag)
+        return found
 
     def finish(self) -> tuple[str, str]:
         text, self._carry = self._carry, ""

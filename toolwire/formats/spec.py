@@ -17,6 +17,11 @@ The shape of one block, in grammar terms (`ws` is optional whitespace, `?` optio
     object    := {"<name key>": "f", "<arguments key>": {...}}   (keys in any order, others ignored)
     named     := call_start ws name_prefix name ws args_start ws {...} ws args_end ws call_end
 
+A format may also name `wrappers`: (open, close) pairs the parser accepts around a block and drops
+(xLAM's ```json code fence, `[TOOL_CALLS]` with no close; a close is read only after its own open, and
+may be missing like an end marker), which the grammar and the rendering never write. A format whose
+payload's own "{" or "[" opens its blocks (`start_optional`) may have no start marker at all.
+
 Every marker is a tuple of spellings the parser accepts (DeepSeek's full-width bars and the ASCII bars
 that documents print); the first spelling is the one a model writes and the one a grammar produces.
 Likewise the first payload kind and the first key of `name_keys` / `argument_keys` are canonical.
@@ -45,6 +50,7 @@ class Payload(enum.Enum):
 class IdStyle(enum.Enum):
     OPENAI = "openai"  # call_ + 24 alphanumerics
     MISTRAL = "mistral"  # exactly 9 alphanumerics (Mistral's chat template rejects anything else)
+    KIMI = "kimi"  # functions.NAME:IDX, written by the model itself (NamedCall.index_separator)
 
 
 @dataclass(frozen=True)
@@ -57,12 +63,13 @@ class NamedCall:
     args_start_optional: bool = False
     args_end: Spellings = ()  # right after the arguments object
     call_end: Spellings = ()  # closes each call
+    index_separator: str = ""  # between the name and the call's index, which is part of its id (Kimi's ":")
 
 
 @dataclass(frozen=True)
 class ToolCallFormat:
     name: str
-    start: Spellings  # opens a block of calls
+    start: Spellings  # opens a block of calls; empty only when the payload's own "{" or "[" opens it
     payloads: tuple[Payload, ...]  # accepted after the start marker, told apart by their first character
     end: Spellings = ()  # closes the block; may be missing at the end of the output
     start_optional: bool = False  # a block may also begin directly with its payload (its "{" or "[")
@@ -71,12 +78,15 @@ class ToolCallFormat:
     argument_keys: tuple[str, ...] = ("arguments", "parameters")
     named_call: NamedCall | None = None  # required with Payload.NAME_THEN_JSON
     id_style: IdStyle = IdStyle.OPENAI
+    wrappers: tuple[tuple[str, str], ...] = ()  # (open, close) around a block, read and dropped; close may be ""
 
     def __post_init__(self) -> None:
-        if not self.start or not self.payloads:
+        if not (self.start or self.start_optional) or not self.payloads:
             raise ValueError(f"format {self.name!r} needs a start marker and a payload kind")
         if Payload.NAME_THEN_JSON in self.payloads and self.named_call is None:
             raise ValueError(f"format {self.name!r} has a NAME_THEN_JSON payload but no named_call")
+        if self.named_call is not None and len(self.named_call.index_separator) > 1:
+            raise ValueError(f"format {self.name!r}: an index separator is one character")
 
     @property
     def block_start_characters(self) -> str:

@@ -54,6 +54,7 @@ from toolwire.formats.text_log import TextLog
 
 _WHITESPACE_RUN = re.compile(r"[ \t\n\r]*")
 _NAME_RUN = re.compile(r"[\w.\-]*")  # a bare function name (NAME_THEN_JSON payloads)
+_DIGIT_RUN = re.compile(r"[0-9]*")  # a call's index after its name (NamedCall.index_separator)
 _NON_BLANK = re.compile(r"[^ \t\n\r]")
 
 # what the value being read inside a call object is
@@ -85,7 +86,10 @@ class FormatStream:
         self.out = out
         self.ids = ToolCallIds(fmt.id_style)
         self.log = TextLog()
-        self.triggers = MarkerFinder(fmt.start + tuple(fmt.block_start_characters))
+        self.triggers = MarkerFinder(fmt.start + tuple(opening for opening, _ in fmt.wrappers)
+                                     + tuple(fmt.block_start_characters))
+        self.wrapper_closes = {opening: closing for opening, closing in fmt.wrappers if closing}
+        self.closers = fmt.end  # what closes the block being read: the end marker, or its wrapper's close
         self.named_steps = self._named_call_steps(fmt)
         self.calls_made = 0
         # Text before `accounted` is settled: emitted as content, consumed as markup, or owned by a
@@ -179,8 +183,13 @@ class FormatStream:
         self._content_upto(at)
         self.call = None
         self.state = self._block_payload_start
-        if marker in self.fmt.block_start_characters:
-            return at - base  # a bare "{" or "[" is the payload itself
+        closing = self.wrapper_closes.get(marker)
+        self.closers = self.fmt.end + (closing,) if closing and closing not in self.fmt.end else self.fmt.end
+        if marker in self.fmt.block_start_characters:  # a bare "{" or "[" is the payload itself
+            if at < base:  # held back in an earlier delta (it might have begun a longer marker)
+                self.rewind_to = at
+                return i
+            return at - base
         return at + len(marker) - base
 
     def _content_upto(self, position: int, at_end: bool = False) -> None:
@@ -273,12 +282,12 @@ class FormatStream:
         return self._break(base + i)
 
     def _after_block_body(self, text: str, i: int, base: int) -> int:
-        if not self.fmt.end:
+        if not self.closers:
             self._close_block()
             return i
         i = _WHITESPACE_RUN.match(text, i).end()
         if i < len(text):
-            self._expect_literal(self.fmt.end, base + i, self._block_ended)
+            self._expect_literal(self.closers, base + i, self._block_ended)
         return i
 
     def _block_ended(self, marker: str, at: int) -> None:
@@ -476,7 +485,33 @@ class FormatStream:
         if not self.offered.accepts(name):
             return self._break(at)
         self.call.name = name
+        if self.fmt.named_call.index_separator:
+            self.name_start = at  # now the start of the index
+            self.state = self._named_index
+            return i
         self._commit(at)
+        self._next_named_step(None, at)
+        return i
+
+    def _named_index(self, text: str, i: int, base: int) -> int:
+        """After the name: the separator and the call's index (`:0`), committed with the id they
+        make; a call without them gets a fresh id."""
+        separator = self.fmt.named_call.index_separator  # one character
+        at = base + i
+        written = ""
+        if self.name_start == at:  # right after the name
+            if text[i] == separator:
+                return i + 1
+        else:  # after the separator: the digits
+            i = _DIGIT_RUN.match(text, i).end()
+            if i == len(text):
+                return i
+            at = base + i
+            digits = self.log.slice(self.name_start + 1, at)
+            if digits:
+                prefix = self.fmt.named_call.name_prefix
+                written = f"{prefix[0] if prefix else ''}{self.call.name}{separator}{digits}"
+        self._commit(at, written)
         self._next_named_step(None, at)
         return i
 
@@ -497,22 +532,23 @@ class FormatStream:
             return i
         i = _WHITESPACE_RUN.match(text, i).end()
         if i < len(text):
-            self._expect_literal(named.call_start + self.fmt.end, base + i, self._next_named_call)
+            self._expect_literal(named.call_start + self.closers, base + i, self._next_named_call)
         return i
 
     def _next_named_call(self, marker: str, at: int) -> None:
-        if marker in self.fmt.end:
+        if marker in self.closers:
             self._block_ended(marker, at)
         else:
             self._start_named_call(first_step=1)
 
     # ------------------------------------------------------------------ calls and their arguments
 
-    def _commit(self, at: int) -> None:
+    def _commit(self, at: int, written_id: str = "") -> None:
         call = self.call
         call.index = self.calls_made
         self.calls_made += 1
-        self.out.start_call(call.index, self.ids.next(), call.name)
+        call_id = self.ids.claim(written_id, call.name) if written_id else self.ids.next(call.name)
+        self.out.start_call(call.index, call_id, call.name)
         self.accounted = at
         if call.arguments is not None and call.arguments.done:
             self._complete_arguments(call)

@@ -105,7 +105,7 @@ def tool_calls_node(spec: ToolCallsSpec) -> Node:
     grammar = spec.format.calls_grammar(tools, parallel=parallel, payload=spec.payload)
     marker, bare, body = grammar.trigger, grammar.bare_start, grammar.body
     start = optional(const(marker)) if bare and marker else const(marker)
-    block = seq(start, body)
+    block = seq(const(grammar.lead), start, body)
     calls = seq(block, star(seq(regex(WS), block))) if parallel and grammar.one_call_per_block else block
     if spec.mode != "auto":
         return seq(regex(LEADING_WS), calls)

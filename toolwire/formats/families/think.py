@@ -32,10 +32,19 @@ from toolwire.protocol.tool_calls import DeltaMessage
 
 def thinking_switched_off(request: ChatCompletionRequest | None) -> bool:
     """The request's chat_template_kwargs turn thinking off (`enable_thinking` or `thinking` false)."""
+    return _thinking_switch(request, False, ("false", "0", "no"))
+
+
+def thinking_switched_on(request: ChatCompletionRequest | None) -> bool:
+    """The request's chat_template_kwargs turn thinking on (`enable_thinking` or `thinking` true)."""
+    return _thinking_switch(request, True, ("true", "1", "yes"))
+
+
+def _thinking_switch(request: ChatCompletionRequest | None, flag: bool, spellings: tuple[str, ...]) -> bool:
     kwargs = (request.chat_template_kwargs if request is not None else None) or {}
     for key in ("enable_thinking", "thinking"):
         value = kwargs.get(key)
-        if value is False or (isinstance(value, str) and value.strip().lower() in ("false", "0", "no")):
+        if value is flag or (isinstance(value, str) and value.strip().lower() in spellings):
             return True
     return False
 
@@ -45,8 +54,10 @@ class ThinkTagReasoningParser(ReasoningParser):
 
     reads_full_text = False  # keeps its own state; reads only delta_text (see toolwire.chat.output)
 
-    start_tag = "<think>"
+    start_tag = "<think>"  # the spellings a grammar writes, and the one looked up as a token
     end_tag = "</think>"
+    start_tags: tuple[str, ...] = ("<think>",)  # every spelling read
+    end_tags: tuple[str, ...] = ("</think>",)
 
     def __init__(self, tokenizer: Any = None):
         super().__init__(tokenizer)
@@ -63,9 +74,9 @@ class ThinkTagReasoningParser(ReasoningParser):
         if prompt_text is None:
             return None
         tail = prompt_text.rstrip()
-        if tail.endswith(self.start_tag):
+        if tail.endswith(self.start_tags):
             return "open"
-        if tail.endswith(self.end_tag):
+        if tail.endswith(self.end_tags):
             return "closed"
         return "neither"
 
@@ -77,7 +88,11 @@ class ThinkTagReasoningParser(ReasoningParser):
 
     def begin(self, request: ChatCompletionRequest, prompt_text: str | None = None) -> None:
         self._prompt_text = prompt_text
-        self._splitter = ThinkSplitter(self.start_mode(request, prompt_text), self.start_tag, self.end_tag)
+        self._splitter = self.splitter(request, prompt_text)
+
+    def splitter(self, request: ChatCompletionRequest | None, prompt_text: str | None) -> ThinkSplitter:
+        """A splitter for one reply."""
+        return ThinkSplitter(self.start_mode(request, prompt_text), self.start_tags, self.end_tags)
 
     def is_reasoning_end(self, token_ids: Sequence[int]) -> bool:
         if self._end_token_id is False:
@@ -87,7 +102,7 @@ class ThinkTagReasoningParser(ReasoningParser):
     def extract_reasoning_content(
         self, model_output: str, request: ChatCompletionRequest
     ) -> tuple[str | None, str | None]:
-        splitter = ThinkSplitter(self.start_mode(request, self._prompt_text), self.start_tag, self.end_tag)
+        splitter = self.splitter(request, self._prompt_text)
         reasoning, content = splitter.feed(model_output)
         more_reasoning, more_content = splitter.finish()
         return (reasoning + more_reasoning) or None, (content + more_content) or None
@@ -104,12 +119,12 @@ class ThinkTagReasoningParser(ReasoningParser):
     ) -> DeltaMessage | None:
         if self._splitter is None:
             self.begin(request, None)
-        return _delta(*self._splitter.feed(delta_text))
+        return reasoning_delta(*self._splitter.feed(delta_text))
 
     def finish_streaming(self, current_text: str, request: ChatCompletionRequest) -> DeltaMessage | None:
         if self._splitter is None:
             self.begin(request, None)
-        return _delta(*self._splitter.finish())
+        return reasoning_delta(*self._splitter.finish())
 
     def _token_id(self, token: str) -> int | None:
         tokenizer = self.model_tokenizer
@@ -124,14 +139,18 @@ class ThinkTagReasoningParser(ReasoningParser):
         return None
 
 
-@ReasoningParserManager.register_module(["deepseek_r1"])
-class DeepSeekR1ReasoningParser(ThinkTagReasoningParser):
-    """DeepSeek-R1 and its distills: the output starts inside the reasoning unless told otherwise."""
+class ReasoningFirstParser(ThinkTagReasoningParser):
+    """The output starts inside the reasoning unless thinking is switched off or the prompt closed it."""
 
     def start_mode(self, request: ChatCompletionRequest | None, prompt_text: str | None) -> str:
         if thinking_switched_off(request) or self.prompt_state(prompt_text) == "closed":
             return CONTENT
         return REASONING
+
+
+@ReasoningParserManager.register_module(["deepseek_r1"])
+class DeepSeekR1ReasoningParser(ReasoningFirstParser):
+    """DeepSeek-R1 and its distills: the output starts inside the reasoning unless told otherwise."""
 
 
 @ReasoningParserManager.register_module(["qwen3"])
@@ -147,7 +166,7 @@ class Qwen3ReasoningParser(ThinkTagReasoningParser):
         return REASONING if state == "open" else CONTENT
 
 
-def _delta(reasoning: str, content: str) -> DeltaMessage | None:
+def reasoning_delta(reasoning: str, content: str) -> DeltaMessage | None:
     if not reasoning and not content:
         return None
     # tool_calls passed explicitly: model_construct would inspect its default_factory on every call
