@@ -23,8 +23,11 @@ class ServerConfig:
 
     host: str = "0.0.0.0"
     port: int = 8000
-    # Required as `Authorization: Bearer KEY` on every /v1 route; None: no key.
+    # Required as `Authorization: Bearer KEY` on every route but /health, /version and the docs;
+    # None: no key.
     api_key: str | None = field(default_factory=lambda: os.environ.get("TOOLWIRE_API_KEY"))
+    # Whether /metrics needs the key too (by default Prometheus may scrape it without one).
+    metrics_need_key: bool = False
     # Largest request body accepted; larger ones get 413.
     max_request_bytes: int = 16 * 1024 * 1024
     log_level: str = "info"
@@ -46,6 +49,11 @@ class ServerConfig:
     reasoning_field: str = "reasoning_content"
     # Responses kept in memory for previous_response_id and GET /v1/responses/{id}; 0 keeps none.
     responses_store_size: int = 1000
+    # Generation requests allowed to wait beyond the running batch (max_num_seqs); past them a
+    # request gets 429 with Retry-After before any work. None: no limit (SGLang's default).
+    max_queued_requests: int | None = None
+    # Seconds a SIGTERM/SIGINT gives running requests to finish before the rest are ended.
+    shutdown_timeout: float = 30.0
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -56,6 +64,10 @@ class ServerConfig:
             raise ValueError(f"reasoning_field must be one of {', '.join(REASONING_FIELDS)}")
         if self.responses_store_size < 0:
             raise ValueError("responses_store_size must not be negative")
+        if self.max_queued_requests is not None and self.max_queued_requests < 0:
+            raise ValueError("max_queued_requests must not be negative")
+        if not 0 <= self.shutdown_timeout < float("inf"):
+            raise ValueError("shutdown_timeout must be a finite number of seconds, 0 or more")
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> ServerConfig:

@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
+import signal
 import sys
+import threading
 
 from toolwire.config import REASONING_FIELDS, ServerConfig
 
@@ -30,8 +33,10 @@ def build_parser() -> argparse.ArgumentParser:
     http.add_argument("--host", help="address to listen on (default: all interfaces)")
     http.add_argument("--port", type=int)
     http.add_argument("--api-key", "--api_key",
-                      help="require `Authorization: Bearer KEY` on every /v1 route "
-                           "(default: $TOOLWIRE_API_KEY)")
+                      help="require `Authorization: Bearer KEY` (or `x-api-key: KEY`) on every route but "
+                           "/health, /version, /metrics and the docs (default: $TOOLWIRE_API_KEY)")
+    http.add_argument("--metrics-need-key", action="store_true",
+                      help="with --api-key, /metrics needs the key too (by default it is open to scrapers)")
     http.add_argument("--max-request-bytes", type=int,
                       help="largest request body accepted; larger ones get 413 "
                            f"(default: {ServerConfig.max_request_bytes // 2**20} MiB)")
@@ -40,6 +45,14 @@ def build_parser() -> argparse.ArgumentParser:
                       help="responses /v1/responses keeps in memory for previous_response_id and GET, "
                            "the least recently used dropped first; 0 keeps none "
                            f"(default: {ServerConfig.responses_store_size})")
+    http.add_argument("--max-queued-requests", type=int, metavar="N",
+                      help="generation requests that may wait beyond the running batch (--max-num-seqs); "
+                           "past them a request gets 429 with Retry-After before any work "
+                           "(default: no limit)")
+    http.add_argument("--shutdown-timeout", type=float, metavar="SECONDS",
+                      help="on SIGTERM or SIGINT, new requests are refused and running ones get this long "
+                           "to finish; the rest then end with finish_reason abort and an error "
+                           f"(default: {ServerConfig.shutdown_timeout:g})")
 
     tools = p.add_argument_group("tool calling and chat")
     tools.add_argument("--enable-auto-tool-choice", "--enable_auto_tool_choice", action="store_true",
@@ -132,23 +145,59 @@ def main(argv: list[str]) -> int:
         return 0
 
 
+# Seconds the requests ended at the shutdown timeout get to send their last bytes.
+_ENDING_GRACE_S = 5.0
+
+
+@contextlib.contextmanager
+def _signals_left_to_the_drain():
+    """uvicorn stops on SIGTERM/SIGINT and, once shut down, raises the signal again for the handler
+    it found; that would kill the process (SIGTERM) or raise KeyboardInterrupt (SIGINT) after a
+    drain that already ended everything cleanly. The handlers it finds are these, which do nothing:
+    the process exits 0."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, lambda *_: None) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 async def _run(config: ServerConfig) -> int:
     import uvicorn
 
     from toolwire.api.app import build_app
     from toolwire.startup import build_state
 
+    class DrainingServer(uvicorn.Server):
+        """uvicorn closes the listener and waits for the connections; meanwhile the drain refuses
+        new generation requests and, past --shutdown-timeout, ends the ones still running so that
+        their responses finish. uvicorn's own timeout (which cuts responses mid-body) is only the
+        last resort behind it."""
+
+        async def shutdown(self, sockets=None) -> None:
+            drain = asyncio.create_task(state.drain(config.shutdown_timeout))
+            try:
+                await super().shutdown(sockets)
+            finally:
+                drain.cancel()
+
     state = build_state(config)
     app = build_app(state)
-    server = uvicorn.Server(uvicorn.Config(
+    server = DrainingServer(uvicorn.Config(
         app, host=config.host, port=config.port, log_level=config.log_level,
-        access_log=config.log_level == "debug", lifespan="on", timeout_graceful_shutdown=5))
+        access_log=config.log_level == "debug", lifespan="on",
+        timeout_graceful_shutdown=config.shutdown_timeout + _ENDING_GRACE_S))
     shown_host = "localhost" if config.host in ("0.0.0.0", "::", "") else config.host
     print(f"toolwire: {state.describe()}\n"
           f"toolwire: serving {state.model_name!r} on http://{shown_host}:{config.port}/v1 "
           f"(listening on {config.host}:{config.port}; docs at /docs)", file=sys.stderr, flush=True)
     try:
-        await server.serve()
+        with _signals_left_to_the_drain():
+            await server.serve()
     finally:
         await state.shutdown()
     return 0 if server.started else 1

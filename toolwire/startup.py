@@ -8,6 +8,7 @@ import json
 import logging
 from typing import Any
 
+from toolwire.api.admission import Admission
 from toolwire.api.state import ServerState
 from toolwire.config import ServerConfig
 from toolwire.formats.base import ToolParser
@@ -104,14 +105,17 @@ def build_state(config: ServerConfig) -> ServerState:
                                           repetition_guard=RepetitionGuard() if config.repetition_guard else None)
 
     served = list(config.served_model_name or [loaded.name])
-    return ServerState(
+    state = ServerState(
         engine=engine, tokenizer=loaded.tokenizer, model_name=served[0], served_names=served,
         model_source=loaded.source, max_model_len=engine.max_model_len,
         vocab_size=engine.engine.vocab_size, chat_template=template, tool_parser_name=parser_name,
         tool_parser_class=parser_class, tool_family=tool_call_family(parser_name) if parser_name else None,
         reasoning_parser_name=config.reasoning_parser,
-        reasoning_parser_class=reasoning_class, api_key=config.api_key,
+        reasoning_parser_class=reasoning_class, api_key=config.api_key, metrics_need_key=config.metrics_need_key,
         max_request_bytes=config.max_request_bytes, generation_defaults=defaults,
         chat_template_origin=template.source, tool_parser_origin=parser_origin, guided=guided,
         auto_tool_constraint=config.auto_tool_constraint, reasoning_field=config.reasoning_field,
-        responses_store_size=config.responses_store_size)
+        responses_store_size=config.responses_store_size,
+        admission=Admission(config.engine.max_num_seqs, config.max_queued_requests))
+    engine.observe_queue_time(state.metrics.record_queue_time)
+    return state

@@ -43,9 +43,9 @@ def test_uncompilable_schema_names_the_tool(fresh):
     ({"type": "object", "properties": {"x": {"type": "quaternion"}}}, "quaternion"),
 ])
 def test_each_kind_of_bad_schema_names_the_tool(fresh, parameters, why):
-    spec = ToolCallsSpec(format="hermes", tools=(GOOD, Tool("odd_tool", parameters)), mode="auto")
+    """Refused when the spec is built (a contradiction) or compiled (what the grammar cannot hold)."""
     with pytest.raises(GuidedDecodingError, match=why) as error:
-        fresh.compile(spec)
+        fresh.compile(ToolCallsSpec(format="hermes", tools=(GOOD, Tool("odd_tool", parameters)), mode="auto"))
     assert error.value.tool == "odd_tool"
 
 

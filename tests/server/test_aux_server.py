@@ -43,8 +43,9 @@ def auth(aux_server):
 # ---------------------------------------------------------------- API key
 
 
-def test_api_key_required_on_v1(aux_server):
-    for method, path in [("GET", "/v1/models"), ("POST", "/v1/chat/completions"), ("POST", "/v1/completions")]:
+def test_api_key_required_on_every_route_that_does_work(aux_server):
+    for method, path in [("GET", "/v1/models"), ("POST", "/v1/chat/completions"), ("POST", "/v1/completions"),
+                         ("POST", "/tokenize"), ("POST", "/detokenize")]:
         response = httpx.request(method, aux_server.url + path, json={})
         assert response.status_code == 401, (path, response.text)
         error = response.json()["error"]
@@ -61,6 +62,8 @@ def test_wrong_api_key(aux_server):
 def test_right_api_key_and_open_routes(aux_server, auth):
     assert httpx.get(aux_server.url + "/v1/models", headers=auth).json()["data"][0]["id"] == AUX_MODEL_ID
     assert httpx.get(aux_server.url + "/health").status_code == 200
+    # Without --metrics-need-key, Prometheus scrapes without the key.
+    assert httpx.get(aux_server.url + "/metrics").status_code == 200
 
 
 def test_openai_sdk_with_and_without_key(aux_server):
@@ -171,13 +174,14 @@ def test_reasoning_streams_in_reasoning_deltas(url, auth):
     assert content == (whole["content"] or "")
 
 
-def test_enable_thinking_reaches_the_template(aux_server):
+def test_enable_thinking_reaches_the_template(aux_server, auth):
     messages = [{"role": "user", "content": "Hi"}]
-    thinking = httpx.post(aux_server.url + "/tokenize", json={"messages": messages,
-                                                             "chat_template_kwargs": {"enable_thinking": True}})
-    plain = httpx.post(aux_server.url + "/tokenize", json={"messages": messages,
-                                                          "chat_template_kwargs": NO_THINKING})
-    tail = httpx.post(aux_server.url + "/detokenize", json={"tokens": thinking.json()["tokens"]}).json()["prompt"]
+    thinking = httpx.post(aux_server.url + "/tokenize", headers=auth,
+                          json={"messages": messages, "chat_template_kwargs": {"enable_thinking": True}})
+    plain = httpx.post(aux_server.url + "/tokenize", headers=auth,
+                       json={"messages": messages, "chat_template_kwargs": NO_THINKING})
+    tail = httpx.post(aux_server.url + "/detokenize", headers=auth,
+                      json={"tokens": thinking.json()["tokens"]}).json()["prompt"]
     assert tail.rstrip().endswith("<think>")
     assert thinking.json()["count"] > plain.json()["count"]
 

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 import toolwire
+from toolwire.api.admission import AdmissionMiddleware
 from toolwire.api.errors import APIError, install_error_handlers
-from toolwire.api.middleware import APIKeyMiddleware, BodySizeLimitMiddleware
+from toolwire.api.middleware import APIKeyMiddleware, BodySizeLimitMiddleware, UnexpectedErrorMiddleware
 from toolwire.api.protocol import (
     ChatCompletionRequest,
     ChatCompletionResponse,
@@ -101,7 +103,7 @@ def build_app(state: ServerState) -> FastAPI:
 
     @app.post("/v1/messages/count_tokens", summary="Anthropic Messages API: the prompt's token count")
     async def count_message_tokens(body: CountTokensRequest) -> dict:
-        return messages.count_tokens(body)
+        return await messages.count_tokens(body)
 
     @app.post("/v1/completions", response_model=CompletionResponse, responses=_ERRORS,
               summary="Text completion")
@@ -120,7 +122,8 @@ def build_app(state: ServerState) -> FastAPI:
     @app.get("/health", summary="200 when the engine is ready")
     async def health() -> JSONResponse:
         if not state.healthy():
-            raise APIError("the engine is not running", 503)
+            raise APIError("the server is shutting down" if state.admission.closed else "the engine is not running",
+                           503)
         return JSONResponse({"status": "ok"})
 
     @app.get("/version")
@@ -132,21 +135,27 @@ def build_app(state: ServerState) -> FastAPI:
         return PlainTextResponse(state.metrics.render(await state.engine_stats()), media_type="text/plain; version=0.0.4; charset=utf-8")
 
     @app.post("/tokenize", response_model=TokenizeResponse, responses=_ERRORS)
-    async def tokenize(body: TokenizeRequest) -> TokenizeResponse:
-        return tokens.tokenize(body)
+    async def tokenize(body: TokenizeRequest) -> Response:
+        return await tokens.tokenize(body)
 
     @app.post("/detokenize", response_model=DetokenizeResponse, responses=_ERRORS)
     async def detokenize(body: DetokenizeRequest) -> DetokenizeResponse:
-        return tokens.detokenize(body)
+        return await tokens.detokenize(body)
 
-    # The last added runs first: metrics see every answer; the key is checked before the size
-    # limit reads the body; both run before FastAPI parses it.
+    # The last added runs first: metrics see every answer; the key is checked before admission
+    # (queue full, shutting down) and before the size limit reads the body; all run before FastAPI
+    # parses it. Innermost, a failure no handler answered becomes a 500 that keeps the connection.
+    app.add_middleware(UnexpectedErrorMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=state.max_request_bytes)
+    app.add_middleware(AdmissionMiddleware, state=state)
     if state.api_key:
-        app.add_middleware(APIKeyMiddleware, api_key=state.api_key)
+        app.add_middleware(APIKeyMiddleware, api_key=state.api_key, protect_metrics=state.metrics_need_key)
     app.add_middleware(MetricsMiddleware, state=state)
     return app
 
 
 def _card(state: ServerState, name: str) -> ModelCard:
-    return ModelCard(id=name, root=state.model_source, max_model_len=state.max_model_len)
+    """`root` names the model: its hub id, or the name of its file or folder (not where it lies)."""
+    source = state.model_source
+    root = Path(source).name if source and Path(source).exists() else source
+    return ModelCard(id=name, root=root, max_model_len=state.max_model_len)

@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from toolwire.api.protocol import ErrorInfo, ErrorResponse
+from toolwire.protocol.limits import MAX_JSON_DEPTH
 
 logger = logging.getLogger("toolwire.api")
 
@@ -79,6 +80,35 @@ def error_json(status: int, message: str, param: str | None = None, code: str | 
     return JSONResponse(error.body(path), status_code=status, headers=headers)
 
 
+def unexpected_error(exc: BaseException) -> APIError:
+    """The 500 for a failure that no check foresaw."""
+    return APIError(f"internal server error: {type(exc).__name__}: {exc}", 500, type="server_error",
+                    code="internal_error")
+
+
+def stream_failure(exc: Exception, what: str) -> APIError:
+    """The error that ends a stream after it began; `what` names the stream in the log. An APIError
+    (a request-caused failure, the server shutting down) is expected: one line, no traceback."""
+    if isinstance(exc, APIError):
+        logger.warning("%s ended: %s", what, exc.message)
+        return exc
+    logger.exception("%s failed", what)
+    return unexpected_error(exc)
+
+
+def _unparsable_body(exc: StarletteHTTPException) -> str | None:
+    """What was wrong with a body FastAPI could not parse (it says only "There was an error parsing
+    the body" and keeps the reason as the cause)."""
+    cause = exc.__cause__
+    if isinstance(cause, RecursionError):
+        return f"the JSON body is nested too deep to parse (the limit is {MAX_JSON_DEPTH} levels)"
+    if isinstance(cause, UnicodeDecodeError):
+        return f"the body is not valid UTF-8 text: {cause.reason} at byte {cause.start}"
+    if isinstance(cause, ValueError):
+        return f"malformed JSON body: {cause}"
+    return None
+
+
 def _loc_to_param(loc: tuple | list) -> str | None:
     parts = [str(p) for p in loc]
     if not parts:
@@ -105,7 +135,7 @@ def _simplify(errors: list[tuple[tuple, dict]]) -> list[tuple[tuple, str]]:
     for loc, err in errors:
         tag_at = next((i for i, p in enumerate(loc) if _is_union_tag(p)), None)
         if tag_at is None:
-            plain.append((loc, err.get("msg", "invalid")))
+            plain.append((loc, err.get("msg", "invalid").removeprefix("Value error, ")))
             continue
         member = unions.setdefault(loc[:tag_at], {}).setdefault(loc[tag_at], [])
         member.append((loc[:tag_at] + loc[tag_at + 1:], err))
@@ -136,9 +166,12 @@ def describe_validation_error(exc: RequestValidationError) -> tuple[str, str | N
     if not errors:
         return "invalid request", None
     first = errors[0]
+    ctx = first.get("ctx") or {}
     if first.get("type") == "json_invalid":
-        ctx = first.get("ctx") or {}
         return f"malformed JSON body: {ctx.get('error', 'cannot parse')}", None
+    if first.get("type") == "request_limit":  # toolwire.protocol.limits: the field is in ctx
+        param = ctx.get("param") or None
+        return (f"{param}: {first['msg']}" if param else first["msg"]), param
     messages, seen = [], set()
     pairs = _simplify([(tuple(p for p in e.get("loc", ()) if p != "body"), e) for e in errors])
     for loc, msg in pairs:
@@ -168,11 +201,11 @@ def install_error_handlers(app: FastAPI) -> None:
             phrase = HTTPStatus(exc.status_code).phrase
         except ValueError:
             phrase = "error"
-        message = exc.detail if isinstance(exc.detail, str) else phrase
+        message = _unparsable_body(exc) or (exc.detail if isinstance(exc.detail, str) else phrase)
         return error_json(exc.status_code, message, headers=getattr(exc, "headers", None), path=request.url.path)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         logger.exception("unexpected error while handling %s %s", request.method, request.url.path)
-        return error_json(500, f"internal server error: {type(exc).__name__}: {exc}",
-                          type="server_error", code="internal_error", path=request.url.path)
+        error = unexpected_error(exc)
+        return JSONResponse(error.body(request.url.path), status_code=error.status)

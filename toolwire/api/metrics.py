@@ -1,7 +1,8 @@
 """Prometheus metrics in the text exposition format, written by hand (no extra dependency).
 
 Counters and histograms are updated by the request handlers; the engine's gauges (running and
-waiting sequences, KV-cache blocks) are read from the engine when /metrics is scraped.
+waiting sequences, KV-cache blocks) and its own counters (preemptions, aborted and failed sequences,
+failed steps) are read from the engine when /metrics is scraped.
 """
 
 from __future__ import annotations
@@ -74,6 +75,20 @@ class Histogram:
         return lines
 
 
+# Counters the engine keeps itself (read from its stats when scraped): (name, help, stats key).
+_ENGINE_COUNTERS = (
+    ("toolwire_num_preemptions_total",
+     "Sequences preempted because the KV cache was full (computed again later).", "num_preemptions"),
+    ("toolwire_aborted_sequences_total",
+     "Sequences ended before they finished (client gone, request aborted).", "num_aborted_seqs"),
+    ("toolwire_sequence_errors_total",
+     "Sequences ended by a failure in their own computation (finish_reason error); the rest of the "
+     "batch went on.", "num_failed_seqs"),
+    ("toolwire_engine_step_errors_total",
+     "Engine steps that failed as a whole (every request in flight ended).", "num_step_errors"),
+)
+
+
 class Metrics:
     """The server's metrics; `engine_stats` returns the engine's gauges as a dict when scraped."""
 
@@ -97,6 +112,11 @@ class Metrics:
         self.finished = Counter("toolwire_request_finished_total", "Finished choices by finish reason.")
         self.aborted = Counter("toolwire_requests_aborted_total", "Requests aborted (client gone).")
         self.tool_calls = Counter("toolwire_tool_calls_total", "Tool calls returned to clients.")
+        self.rejected = Counter("toolwire_requests_rejected_total",
+                                "Requests refused before any work, by reason (queue_full, server_shutting_down).")
+        self.queue_time = Histogram("toolwire_request_queue_time_seconds",
+                                    "Time a sequence waited in the engine's queue before its first step.",
+                                    _LATENCY_BUCKETS)
 
     def record_request(self, endpoint: str, status: int, seconds: float) -> None:
         with self._lock:
@@ -125,13 +145,22 @@ class Metrics:
         with self._lock:
             self.aborted.inc(model=self.model_name)
 
+    def record_rejection(self, reason: str) -> None:
+        with self._lock:
+            self.rejected.inc(reason=reason, model=self.model_name)
+
+    def record_queue_time(self, seconds: float) -> None:
+        """Called on the engine thread (hence the lock)."""
+        with self._lock:
+            self.queue_time.observe(seconds, model=self.model_name)
+
     def render(self, engine_stats: dict[str, Any] | None = None) -> str:
         """The exposition text; engine_stats are the engine's gauges, read by the caller."""
         with self._lock:
             lines: list[str] = []
             for metric in (self.requests, self.request_latency, self.first_token_latency, self.prompt_tokens,
                            self.generation_tokens, self.cached_prompt_tokens, self.request_prompt_tokens, self.request_generation_tokens,
-                           self.finished, self.aborted, self.tool_calls):
+                           self.finished, self.aborted, self.tool_calls, self.rejected, self.queue_time):
                 lines += metric.render()
         stats = dict(engine_stats or {})
         usable = stats.get("num_usable_blocks")
@@ -148,5 +177,9 @@ class Metrics:
         for name, help_text, key in gauges:
             if key in stats and stats[key] is not None:
                 lines += [f"# HELP {name} {help_text}", f"# TYPE {name} gauge",
+                          f"{name}{_labels(labels)} {_number(float(stats[key]))}"]
+        for name, help_text, key in _ENGINE_COUNTERS:
+            if stats.get(key) is not None:
+                lines += [f"# HELP {name} {help_text}", f"# TYPE {name} counter",
                           f"{name}{_labels(labels)} {_number(float(stats[key]))}"]
         return "\n".join(lines) + "\n"

@@ -1,11 +1,18 @@
-"""ASGI middleware that runs before any body is parsed: the API key check and the body size limit."""
+"""ASGI middleware: the API key check and the body size limit, which run before any body is
+parsed, and the last resort that answers a failure no handler foresaw."""
 
 from __future__ import annotations
 
 import hmac
 import json
+import logging
 
-from toolwire.api.errors import APIError
+from toolwire.api.errors import APIError, unexpected_error
+
+logger = logging.getLogger("toolwire.api")
+
+# What anyone may read without the key: liveness, the version, and the API's documentation.
+PUBLIC_PATHS = frozenset({"/health", "/version", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
 
 
 async def _send_error(send, scope, error: APIError) -> None:
@@ -18,15 +25,16 @@ async def _send_error(send, scope, error: APIError) -> None:
 
 
 class APIKeyMiddleware:
-    """With a key set, every /v1 route needs `Authorization: Bearer KEY` or `x-api-key: KEY` (the
-    Anthropic SDK's header)."""
+    """With a key set, every route but PUBLIC_PATHS (and /metrics, unless `protect_metrics`) needs
+    `Authorization: Bearer KEY` or `x-api-key: KEY` (the Anthropic SDK's header). The scheme is
+    matched case-insensitively (`bearer KEY` too), as RFC 7235 defines auth schemes."""
 
-    def __init__(self, app, api_key: str, prefix: str = "/v1"):
-        self.app, self.api_key, self.prefix = app, api_key.encode(), prefix
+    def __init__(self, app, api_key: str, protect_metrics: bool = False):
+        self.app, self.api_key = app, api_key.encode()
+        self.public = PUBLIC_PATHS if protect_metrics else PUBLIC_PATHS | {"/metrics"}
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http" or scope.get("method") == "OPTIONS" or not (
-                scope["path"] == self.prefix or scope["path"].startswith(self.prefix + "/")):
+        if scope["type"] != "http" or scope.get("method") == "OPTIONS" or scope["path"] in self.public:
             return await self.app(scope, receive, send)
         headers = dict(scope.get("headers") or [])
         authorization = headers.get(b"authorization", b"")
@@ -82,3 +90,30 @@ class BodySizeLimitMiddleware:
                 return await receive()
 
         return await self.app(scope, replay_receive, send)
+
+
+class UnexpectedErrorMiddleware:
+    """A failure that no handler turned into an answer becomes a 500 in the called API's shape,
+    and the connection stays open. (Starlette's last-resort handler re-raises after answering, so
+    the server drops the connection and the client's next request on it fails too.)"""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started = False
+
+        async def tracking_send(message):
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            if started:  # the answer has begun: only closing the connection can end it
+                raise
+            logger.exception("unexpected error while handling %s %s", scope.get("method"), scope["path"])
+            await _send_error(send, scope, unexpected_error(exc))

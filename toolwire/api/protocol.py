@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from toolwire.protocol.base import OpenAIModel, random_id
+from toolwire.protocol.fields import RequestBody
 from toolwire.protocol.chat import (
     ChatCompletionNamedToolChoiceParam,
     ChatCompletionRequest,
@@ -82,7 +83,7 @@ class ErrorResponse(OpenAIModel):
 # ---------------------------------------------------------------- tokenizer endpoints (vLLM's shapes)
 
 
-class TokenizeRequest(OpenAIModel):
+class TokenizeRequest(RequestBody):
     """Either `prompt` (text) or `messages` (rendered with the chat template first)."""
 
     model: str | None = None
@@ -106,7 +107,7 @@ class TokenizeResponse(OpenAIModel):
     tokens: list[int]
 
 
-class DetokenizeRequest(OpenAIModel):
+class DetokenizeRequest(RequestBody):
     model: str | None = None
     tokens: list[int]
 

@@ -1,5 +1,6 @@
-"""What chat and text completions share: request fields -> SamplingParams, and noticing a client
-that went away while a non-streaming request runs."""
+"""What chat and text completions share: request fields -> SamplingParams, a choice the engine
+ended with an error -> the API's error, and noticing a client that went away while a non-streaming
+request runs."""
 
 from __future__ import annotations
 
@@ -47,9 +48,30 @@ def build_sampling_params(request: SamplingFields, max_tokens: int, state, logpr
             ignore_eos=request.ignore_eos,
             logprobs=logprobs,
             skip_special_tokens=request.skip_special_tokens if skip_special_tokens is None else skip_special_tokens,
+            priority=request.priority,
         )
     except ValueError as exc:
         raise APIError(str(exc), 400) from None
+
+
+def raise_for_failure(output) -> None:
+    """Raise the API's error for an engine output whose choice failed (finish_reason "error"): a 400
+    when the request's own settings left no token to generate, else a 500. The request ends there;
+    the other requests in the engine's batch are not touched."""
+    failure = output.failure
+    if failure is None:
+        return
+    if failure.caused_by_request:
+        raise APIError(failure.message, 400, code="no_allowed_token")
+    raise APIError(f"generating this reply failed: {failure.message}", 500, code="generation_failed")
+
+
+def raise_if_shut_down(state, last_output) -> None:
+    """Called after a request's last output has been passed on: if that was the "abort" with which
+    the server's shutdown ended the request, its error (a 503) follows the finish_reason."""
+    reason = state.engine.closed_because
+    if reason and last_output is not None and last_output.finish_reason == "abort":
+        raise APIError(reason, 503, code="server_shutting_down")
 
 
 async def watch_disconnect(raw_request: Request, gone: asyncio.Event, on_disconnect: Callable[[], None]) -> None:

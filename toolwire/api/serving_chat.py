@@ -8,8 +8,8 @@ same deltas into the message. The two modes therefore cannot disagree.
 
 from __future__ import annotations
 
+import asyncio
 import json
-import logging
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -19,7 +19,8 @@ from fastapi import Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from toolwire.api.protocol import ChatCompletionRequest, DeltaMessage, TokenLogprob, UsageInfo, random_id
-from toolwire.api.sampling import build_sampling_params, drain_watching_client
+from toolwire.api.errors import APIError, stream_failure
+from toolwire.api.sampling import build_sampling_params, drain_watching_client, raise_for_failure, raise_if_shut_down
 from toolwire.api.sse import DONE, sse_event
 from toolwire.api.state import ServerState
 from toolwire.api.validation import check_length, check_model, check_sampling, check_tools
@@ -28,7 +29,6 @@ from toolwire.chat.output import ChoiceAccumulator
 from toolwire.chat.tool_choice import ToolChoiceFilter
 from toolwire.protocol.chat import ChatUsageInfo, CompletionTokensDetails, PromptTokensDetails
 
-logger = logging.getLogger("toolwire.api.chat")
 
 
 @dataclass
@@ -65,10 +65,7 @@ class ChatHandler:
         that holds the conversation in the caller's API."""
         state = self.state
         arrival = time.perf_counter()
-        check_model(request.model, state.served_names)
-        check_tools(request, state.tool_parser_class is not None)
-        check_sampling(request, state.vocab_size)
-        prompt_text, prompt_ids = state.chat_prompt(request)
+        prompt_text, prompt_ids = await asyncio.to_thread(self._checked_prompt, request, prompt_param)
         request, choices = self._choices(request, prompt_text)
         max_tokens = check_length(len(prompt_ids), request.max_new_tokens or state.generation_defaults.get(
             "max_tokens"), state.max_model_len, prompt_param)
@@ -79,6 +76,15 @@ class ChatHandler:
         request_id = random_id(id_prefix)
         events = self._events(prompt_ids, params, request_id, choices, arrival)
         return ChatRun(request, request_id, int(time.time()), prompt_text, len(prompt_ids), choices, events)
+
+    def _checked_prompt(self, request: ChatCompletionRequest, prompt_param: str) -> tuple[str, list[int]]:
+        """The checks, then the prompt: the work whose cost grows with the request (tool schemas,
+        template rendering, tokenizing), so start() runs it on a worker thread."""
+        state = self.state
+        check_model(request.model, state.served_names)
+        check_tools(request, state.tool_parser_class is not None)
+        check_sampling(request, state.vocab_size)
+        return state.chat_prompt(request, prompt_param)
 
     async def create(self, request: ChatCompletionRequest, raw_request: Request) -> Response:
         run = await self.start(request)
@@ -95,6 +101,7 @@ class ChatHandler:
         parsers = [self.state.new_tool_parser() if use_tools else None for _ in range(request.n)]
         if parsers[0] is not None:
             request = parsers[0].adjust_request(request)
+        request = self.state.adjust_for_reasoning(request)
         decoder = self.state.logprob_decoder(request.top_logprobs or 0)
         choices = [ChoiceStream(i, self.state.output_pipeline(request, parser, prompt_text),
                                 ToolChoiceFilter(request.named_tool, request.parallel_tool_calls), decoder)
@@ -103,10 +110,11 @@ class ChatHandler:
 
     async def _events(self, prompt_ids: list[int], params, request_id: str, choices: list[ChoiceStream],
                       arrival: float) -> AsyncIterator[ChoiceEvent]:
-        first = True
+        first, output = True, None
         generator = self.state.engine.generate(prompt_ids, params, request_id)
         try:
             async for output in generator:
+                raise_for_failure(output)
                 if first:
                     first = False
                     self.state.metrics.record_first_token(time.perf_counter() - arrival)
@@ -122,6 +130,7 @@ class ChatHandler:
             await generator.aclose()
             self.state.metrics.record_usage(len(prompt_ids), sum(c.completion_tokens for c in choices),
                                             max((c.cached_tokens for c in choices), default=0))
+        raise_if_shut_down(self.state, output)
 
     async def _full(self, run: ChatRun, raw_request: Request) -> Response:
         request, choices = run.request, run.choices
@@ -217,15 +226,18 @@ class ChatHandler:
                 yield chunk([], self._usage(run, ["".join(r) for r in reasoning.values()]))
             yield DONE
         except Exception as exc:  # the stream has begun: the error goes in it, as OpenAI's streams do
-            logger.exception("chat stream %s failed", request_id)
-            yield sse_event(_json({"error": {"message": f"{type(exc).__name__}: {exc}", "type": "server_error",
-                                             "param": None, "code": "internal_error"}}))
+            yield stream_error_event(stream_failure(exc, f"chat stream {request_id}"))
             yield DONE
         except BaseException:  # the client went away (cancelled, or the generator closed)
             self.state.metrics.record_abort()
             raise
         finally:
             await events.aclose()
+
+
+def stream_error_event(error: APIError) -> str:
+    """The SSE event that ends a stream that failed after it began, in OpenAI's error shape."""
+    return sse_event(_json(error.to_response().model_dump()))
 
 
 def reasoning_tokens(state: ServerState, text: str | None) -> int:

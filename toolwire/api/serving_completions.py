@@ -11,9 +11,10 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from toolwire.api.errors import APIError
+from toolwire.api.errors import APIError, stream_failure
 from toolwire.api.protocol import CompletionLogprobs, CompletionRequest, UsageInfo, random_id
-from toolwire.api.sampling import build_sampling_params, watch_disconnect
+from toolwire.api.sampling import build_sampling_params, raise_for_failure, raise_if_shut_down, watch_disconnect
+from toolwire.api.serving_chat import stream_error_event
 from toolwire.api.sse import DONE, sse_event
 from toolwire.api.state import ServerState
 from toolwire.api.validation import (
@@ -22,6 +23,7 @@ from toolwire.api.validation import (
     check_model,
     check_sampling,
 )
+
 
 
 def _prompts(request: CompletionRequest) -> list[str | list[int]]:
@@ -69,7 +71,7 @@ class CompletionHandler:
         prompts = []
         for i, prompt in enumerate(_prompts(request)):
             if isinstance(prompt, str):
-                ids = state.encode(prompt, add_special_tokens=True)
+                ids = await asyncio.to_thread(state.prompt_ids, prompt, "prompt", True)  # off the event loop
                 text = prompt
             elif isinstance(prompt, list) and all(isinstance(t, int) for t in prompt):
                 ids, text = list(prompt), None
@@ -98,9 +100,12 @@ class CompletionHandler:
         engine = self.state.engine
 
         async def pump(p: int, ids: list[int], params) -> None:
+            output = None
             try:
                 async for output in engine.generate(ids, params, f"{request_id}-{p}"):
+                    raise_for_failure(output)
                     await queue.put((p * n + output.index, output))
+                raise_if_shut_down(self.state, output)
             except BaseException as exc:  # noqa: BLE001 - handed to the consumer
                 await queue.put(exc)
                 return
@@ -202,6 +207,9 @@ class CompletionHandler:
                 yield chunk([], self._usage(prompts, last, n))
             else:
                 self._usage(prompts, last, n)
+            yield DONE
+        except Exception as exc:  # the stream has begun: the error goes in it
+            yield stream_error_event(stream_failure(exc, f"completion stream {request_id}"))
             yield DONE
         finally:
             await events.aclose()

@@ -7,13 +7,14 @@ streamed reply sends those events as SSE; a whole one folds the same events into
 
 from __future__ import annotations
 
+import asyncio
 import json
-import logging
 from collections.abc import AsyncIterator
 
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
+from toolwire.api.errors import stream_failure
 from toolwire.api.messages_input import chat_request
 from toolwire.api.messages_output import MessageAssembler, MessageEvents
 from toolwire.api.sampling import drain_watching_client
@@ -22,7 +23,6 @@ from toolwire.api.state import ServerState
 from toolwire.api.validation import check_model, check_tools
 from toolwire.protocol.anthropic import CountTokensRequest, MessagesRequest
 
-logger = logging.getLogger("toolwire.api.messages")
 
 
 class MessagesHandler:
@@ -37,12 +37,16 @@ class MessagesHandler:
                                      headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
         return await self._whole(events, run, raw_request)
 
-    def count_tokens(self, request: CountTokensRequest) -> dict:
+    async def count_tokens(self, request: CountTokensRequest) -> dict:
         chat = chat_request(request)
         check_model(chat.model, self.state.served_names)
-        check_tools(chat, self.state.tool_parser_class is not None)
-        _, prompt_ids = self.state.chat_prompt(chat)
+        _, prompt_ids = await asyncio.to_thread(self._prompt, chat)
         return {"input_tokens": len(prompt_ids)}
+
+    def _prompt(self, chat) -> tuple[str, list[int]]:
+        """Slow for a large conversation: run off the event loop."""
+        check_tools(chat, self.state.tool_parser_class is not None)
+        return self.state.chat_prompt(chat)
 
     async def _events(self, run: ChatRun, request: MessagesRequest) -> AsyncIterator[dict]:
         reply = MessageEvents(run.request_id, request.model, request.stop_sequences or [])
@@ -73,8 +77,7 @@ class MessagesHandler:
             async for event in events:
                 yield _sse(event)
         except Exception as exc:  # the stream has begun: the error goes in it, as Anthropic's streams do
-            logger.exception("messages stream %s failed", request_id)
-            yield _sse({"type": "error", "error": {"type": "api_error", "message": f"{type(exc).__name__}: {exc}"}})
+            yield _sse(stream_failure(exc, f"messages stream {request_id}").to_anthropic())
         except BaseException:  # the client went away
             self.state.metrics.record_abort()
             raise

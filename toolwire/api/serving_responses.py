@@ -9,14 +9,13 @@ response sends the events it makes, a whole one returns the response it built.
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from toolwire.api.errors import APIError
+from toolwire.api.errors import APIError, stream_failure
 from toolwire.api.response_store import ResponseStore, StoredResponse
 from toolwire.api.responses_input import chat_request, input_items, responses_param
 from toolwire.api.responses_output import ResponseAssembler
@@ -25,7 +24,6 @@ from toolwire.api.serving_chat import ChatHandler, ChatRun, reasoning_tokens
 from toolwire.api.state import ServerState
 from toolwire.protocol.responses import FunctionToolChoice, InputItem, ResponsesRequest
 
-logger = logging.getLogger("toolwire.api.responses")
 
 
 class ResponsesHandler:
@@ -95,9 +93,9 @@ class ResponsesHandler:
                 sequence = event["sequence_number"] + 1
                 yield _sse(event)
         except Exception as exc:  # the stream has begun: the error goes in it
-            logger.exception("responses stream %s failed", request_id)
-            yield _sse({"type": "error", "sequence_number": sequence, "code": "internal_error",
-                        "message": f"{type(exc).__name__}: {exc}", "param": None})
+            error = stream_failure(exc, f"responses stream {request_id}")
+            yield _sse({"type": "error", "sequence_number": sequence, "code": error.code or error.type,
+                        "message": error.message, "param": error.param})
         except BaseException:  # the client went away
             self.state.metrics.record_abort()
             raise

@@ -4,14 +4,21 @@ what the request handlers ask of it. toolwire.startup builds it."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from toolwire.api.admission import Admission
 from toolwire.api.errors import APIError
 from toolwire.api.metrics import Metrics
 from toolwire.api.protocol import ChatCompletionRequest, TokenLogprob, TopLogprob
 from toolwire.formats.base import ToolParser
 from toolwire.formats.family import ToolCallFamily
+
+logger = logging.getLogger("toolwire.serve")
+
+# What a request still running when the shutdown timeout ends is told.
+SHUTDOWN_MESSAGE = "the server is shutting down: the request was ended before it finished"
 
 
 @dataclass
@@ -47,17 +54,35 @@ class ServerState:
     # Where the chat template came from, and how the parser was chosen, for the startup message.
     chat_template_origin: str = "the model's own"
     tool_parser_origin: str = "--tool-call-parser"
+    # Generation requests in flight and whether new ones are admitted (--max-queued-requests, drain).
+    admission: Admission | None = None
+    # Whether /metrics needs the API key too (--metrics-need-key).
+    metrics_need_key: bool = False
     _token_text: dict[int, str] = field(default_factory=dict)
+    _longest_token_chars: int | None = None
 
     def __post_init__(self) -> None:
         if self.metrics is None:
             self.metrics = Metrics(self.model_name)
+        if self.admission is None:
+            self.admission = Admission(self.engine.engine.config.max_num_seqs, max_queued=None)
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
     def healthy(self) -> bool:
+        """False once shutdown has begun, so that load balancers send no more requests."""
         thread = getattr(self.engine, "_thread", None)
-        return thread is None or thread.is_alive()
+        return not self.admission.closed and (thread is None or thread.is_alive())
+
+    async def drain(self, timeout: float) -> None:
+        """Refuse new generation requests, give those in flight `timeout` seconds to finish, then
+        end the rest: each gets finish_reason "abort" and the SHUTDOWN_MESSAGE error."""
+        self.admission.close()
+        if await self.admission.wait_idle(timeout):
+            return
+        logger.warning("%d request(s) still running %.3g s after shutdown began: ending them",
+                       self.admission.in_flight, timeout)
+        self.engine.abort_all(SHUTDOWN_MESSAGE)
 
     async def shutdown(self) -> None:
         if self.guided is not None:
@@ -77,6 +102,21 @@ class ServerState:
 
     def decode(self, token_ids: list[int]) -> str:
         return self.tokenizer.decode(token_ids, skip_special_tokens=False)
+
+    def prompt_ids(self, text: str, param: str, add_special_tokens: bool = False) -> list[int]:
+        """The token ids of a generation prompt. A text longer than the context could hold at the
+        longest token's length per token is refused untokenized: tokenizing megabytes costs seconds
+        of CPU for an answer known in advance. (The bound holds for a tokenizer whose normalizer
+        does not delete text.)"""
+        if self._longest_token_chars is None:
+            self._longest_token_chars = max(map(len, self.tokenizer.get_vocab()), default=1)
+        if len(text) > self.max_model_len * self._longest_token_chars:
+            raise APIError(
+                f"This model's maximum context length is {self.max_model_len} tokens. However, your prompt has "
+                f"{len(text)} characters, more than {self.max_model_len} tokens can hold (a token is at most "
+                f"{self._longest_token_chars} characters). Please shorten the prompt.",
+                400, param=param, code="context_length_exceeded")
+        return self.encode(text, add_special_tokens)
 
     def token_text(self, token_id: int) -> str:
         text = self._token_text.get(token_id)
@@ -109,9 +149,8 @@ class ServerState:
     # -- chat --------------------------------------------------------------------------------------
 
     def render_chat(self, messages, tools, add_generation_prompt: bool = True,
-                    chat_template_kwargs: dict | None = None,
-                    continue_final_message: bool = False) -> tuple[str, list[int]]:
-        """The rendered prompt and its token ids."""
+                    chat_template_kwargs: dict | None = None, continue_final_message: bool = False) -> str:
+        """The rendered prompt."""
         from toolwire.chat.prompt import render_prompt
         from toolwire.chat.rendering import PromptError, special_tokens_of
 
@@ -122,17 +161,20 @@ class ServerState:
                 chat_template_kwargs=chat_template_kwargs, special_tokens=special_tokens_of(self.tokenizer))
         except PromptError as exc:
             raise APIError(str(exc), 400, param="messages", code="invalid_prompt") from None
-        return prompt, self.encode(prompt, add_special_tokens=False)
+        return prompt
 
     def render_chat_ids(self, messages, tools, add_generation_prompt: bool = True,
                         chat_template_kwargs: dict | None = None) -> list[int]:
-        return self.render_chat(messages, tools, add_generation_prompt, chat_template_kwargs)[1]
+        return self.encode(self.render_chat(messages, tools, add_generation_prompt, chat_template_kwargs))
 
-    def chat_prompt(self, request: ChatCompletionRequest) -> tuple[str, list[int]]:
+    def chat_prompt(self, request: ChatCompletionRequest, param: str = "messages") -> tuple[str, list[int]]:
+        """A chat request's prompt and its token ids (`param` names the conversation's field).
+        Slow for a large conversation: handlers run it off the event loop."""
         # With tool_choice "none" the model is not told about the tools at all.
         tools = request.tools if request.tools and request.effective_tool_choice != "none" else None
-        return self.render_chat(request.messages, tools, request.add_generation_prompt,
-                                request.chat_template_kwargs, request.continue_final_message)
+        prompt = self.render_chat(request.messages, tools, request.add_generation_prompt,
+                                  request.chat_template_kwargs, request.continue_final_message)
+        return prompt, self.prompt_ids(prompt, param)
 
     # -- constrained decoding ----------------------------------------------------------------------
 
@@ -178,6 +220,12 @@ class ServerState:
 
     def new_tool_parser(self) -> ToolParser | None:
         return self.tool_parser_class(self.tokenizer) if self.tool_parser_class else None
+
+    def adjust_for_reasoning(self, request: ChatCompletionRequest) -> ChatCompletionRequest:
+        """The request as the reasoning parser needs it (e.g. special tokens kept where they split channels)."""
+        if self.reasoning_parser_class is None:
+            return request
+        return self.reasoning_parser_class(self.tokenizer).adjust_request(request)
 
     def output_pipeline(self, request: ChatCompletionRequest, tool_parser: ToolParser | None,
                         prompt_text: str | None):

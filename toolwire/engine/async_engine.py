@@ -16,7 +16,7 @@ import threading
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import AsyncIterator
+from typing import AsyncIterator, Callable
 
 from toolwire.engine.config import EngineConfig
 from toolwire.engine.llm_engine import LLMEngine
@@ -38,6 +38,8 @@ class AsyncEngine:
         self._commands: queue.SimpleQueue = queue.SimpleQueue()
         self._streams: dict[str, _Stream] = {}  # touched by the engine thread only
         self._stopped = False
+        # Set by abort_all: why new requests are refused.
+        self._closed_because: str | None = None
         self._thread = threading.Thread(target=self._run, name="toolwire-engine", daemon=True)
         self._thread.start()
 
@@ -54,8 +56,8 @@ class AsyncEngine:
         """Yield RequestOutputs (one per choice per step) until every choice has finished."""
         params = sampling_params or SamplingParams()
         request_id = request_id or uuid.uuid4().hex
-        if self._stopped:
-            raise RuntimeError("the engine has shut down")
+        if self._stopped or self._closed_because:
+            raise RuntimeError(self._closed_because or "the engine has shut down")
         self.engine.validate_request(prompt_token_ids, params)
         stream = _Stream(asyncio.get_running_loop(), asyncio.Queue())
         self._commands.put(("add", request_id, list(prompt_token_ids), params, stream))
@@ -75,6 +77,22 @@ class AsyncEngine:
     def abort(self, request_id: str) -> None:
         """Abort a request (thread-safe, returns at once); its consumer gets an "abort" output."""
         self._commands.put(("abort", request_id))
+
+    @property
+    def closed_because(self) -> str | None:
+        """Why the engine refuses requests after abort_all (None while it takes them)."""
+        return self._closed_because
+
+    def abort_all(self, reason: str) -> None:
+        """End every request with an "abort" output and refuse new ones, giving `reason`
+        (thread-safe, returns at once)."""
+        self._closed_because = reason
+        self._commands.put(("abort_all",))
+
+    def observe_queue_time(self, callback: Callable[[float], None]) -> None:
+        """Have callback told (on the engine thread) how long each sequence waited before its first
+        step. Call before the first request."""
+        self.engine.scheduler.on_first_scheduled = callback
 
     async def get_stats(self) -> dict[str, int]:
         """Engine counters, read between steps (after every command sent before this call)."""
@@ -124,6 +142,9 @@ class AsyncEngine:
             self._streams[request_id] = stream
         elif kind == "abort":
             self._dispatch(self.engine.abort_request(command[1]))
+        elif kind == "abort_all":
+            for request_id in list(self._streams):
+                self._dispatch(self.engine.abort_request(request_id))
         elif kind == "stats":
             _, loop, future = command
             _call_soon(loop, _resolve, future, self.engine.stats())

@@ -1,4 +1,9 @@
-"""LLMEngine: the synchronous core. add_request / abort_request, and step() runs one batch."""
+"""LLMEngine: the synchronous core. add_request / abort_request, and step() runs one batch.
+
+A step fails as a whole only when the batch's forward pass does; a failure in the work done for one
+sequence (its sampling, its constraint, turning its token into text) ends that sequence alone, with
+finish_reason "error".
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ import torch
 from toolwire.engine.block_manager import BlockManager
 from toolwire.engine.config import EngineConfig
 from toolwire.engine.cuda_graphs import DecodeGraphs, default_graph_batch_sizes
+from toolwire.engine.failure import SequenceFailure
 from toolwire.engine.model_runner import ModelRunner
 from toolwire.engine.output_processor import OutputProcessor
 from toolwire.engine.outputs import Completion, RequestOutput
@@ -32,6 +38,8 @@ class LLMEngine:
         model, model_config = loaded_model.model, loaded_model.config
         self.device, dtype = model_device_and_dtype(model)
         self.vocab_size = model_config.vocab_size
+        # The tokens that can be drawn: the lm_head may have padding rows past the tokenizer's vocabulary.
+        self.sampled_vocab_size = min(self.vocab_size, _tokenizer_vocab_size(self.tokenizer) or self.vocab_size)
 
         block_size = config.block_size
         num_blocks = int(config.kv_cache_memory * 2**30) // _kv_bytes_per_block(model, model_config, block_size, dtype)
@@ -49,9 +57,13 @@ class LLMEngine:
             max_blocks = -(-self.max_model_len // block_size)
             graphs = DecodeGraphs(model, kv_cache, sizes, max_blocks, self.device)
         self.runner = ModelRunner(model, kv_cache, block_size, self.vocab_size,
-                                  Sampler(self.eos_token_ids, config.seed, self.device), self.device, graphs)
+                                  Sampler(self.eos_token_ids, config.seed, self.device, self.sampled_vocab_size),
+                                  self.device, graphs)
         self._requests: dict[str, list[Sequence]] = {}
         self._processors: dict[int, OutputProcessor] = {}
+        self.num_aborted_seqs = 0
+        self.num_failed_seqs = 0
+        self.num_step_errors = 0
 
     # -- requests ---------------------------------------------------------------------------------
 
@@ -94,6 +106,7 @@ class LLMEngine:
         for seq in list(self._requests.get(request_id, ())):
             outputs.append(self._processors[seq.seq_id].aborted())
             self._finish(seq)
+        self.num_aborted_seqs += len(outputs)
         return outputs
 
     def has_request(self, request_id: str) -> bool:
@@ -105,6 +118,14 @@ class LLMEngine:
     # -- stepping ---------------------------------------------------------------------------------
 
     def step(self) -> list[RequestOutput]:
+        """One batch: one output per sequence that got a token. Raises only if the whole step failed."""
+        try:
+            return self._step()
+        except Exception:
+            self.num_step_errors += 1
+            raise
+
+    def _step(self) -> list[RequestOutput]:
         batch = self.scheduler.schedule()
         if batch.is_empty:
             return []
@@ -115,12 +136,27 @@ class LLMEngine:
         if sampled is None:
             return []
         outputs = []
-        for seq, token_id, logprobs in zip(sample_seqs, sampled.token_ids, sampled.logprobs):
-            output = self._processors[seq.seq_id].process(token_id, logprobs)
+        for seq, token_id, logprobs, failure in zip(sample_seqs, sampled.token_ids, sampled.logprobs,
+                                                    sampled.failures):
+            output = self._next_output(seq, token_id, logprobs, failure)
             outputs.append(output)
             if output.finished:
                 self._finish(seq)
         return outputs
+
+    def _next_output(self, seq: Sequence, token_id: int, logprobs,
+                     failure: SequenceFailure | None) -> RequestOutput:
+        """The sequence's output for its new token; a failure (the runner's, or one while turning the
+        token into text and checking for the end) ends it with finish_reason "error"."""
+        processor = self._processors[seq.seq_id]
+        if failure is None:
+            try:
+                return processor.process(token_id, logprobs)
+            except Exception as error:
+                logger.exception("request %s: processing token %d failed", seq.request_id, token_id)
+                failure = SequenceFailure.from_exception("processing the new token", error)
+        self.num_failed_seqs += 1
+        return processor.failed(failure)
 
     def generate(self, prompts: Iterable[list[int]],
                  params: SamplingParams | list[SamplingParams] | None = None) -> list[list[Completion]]:
@@ -148,6 +184,9 @@ class LLMEngine:
             "num_free_blocks": self.block_manager.num_free_blocks,
             "num_usable_blocks": self.block_manager.num_usable_blocks,
             "num_preemptions": self.scheduler.num_preemptions,
+            "num_aborted_seqs": self.num_aborted_seqs,
+            "num_failed_seqs": self.num_failed_seqs,
+            "num_step_errors": self.num_step_errors,
         }
 
     def _finish(self, seq: Sequence) -> None:
@@ -162,6 +201,13 @@ class LLMEngine:
 def _choice_seed(seed: int, index: int) -> int:
     # Choice 0 uses the seed itself; the others get distinct streams derived from it.
     return seed if index == 0 else hash((seed, index)) & (2**63 - 1)
+
+
+def _tokenizer_vocab_size(tokenizer) -> int | None:
+    """One past the tokenizer's highest token id (added tokens included), or None without a tokenizer."""
+    if tokenizer is None:
+        return None
+    return max(len(tokenizer), max(tokenizer.get_vocab().values(), default=-1) + 1)
 
 
 def model_device_and_dtype(model) -> tuple[torch.device, torch.dtype]:

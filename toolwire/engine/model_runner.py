@@ -2,20 +2,28 @@
 
 Constraint bitmasks are filled on a helper thread while the forward pass runs (torch releases the
 GIL inside its kernels), then applied to the float32 logits before the sampler sees them.
+
+The forward pass is one call for the whole batch: if it fails, the step fails. What is done per
+sequence is guarded per sequence: a constraint whose mask cannot be filled, or a row the sampler
+cannot draw from, fails that sequence alone (its SamplerOutput row carries the failure).
 """
 
 from __future__ import annotations
 
+import logging
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import torch
 
 from toolwire.engine.constraint import allow_all_bitmask, apply_bitmask
 from toolwire.engine.cuda_graphs import DecodeGraphs
+from toolwire.engine.failure import SequenceFailure
 from toolwire.engine.forward_batch import ForwardBatch
 from toolwire.engine.sampler import Sampler, SamplerOutput
 from toolwire.engine.scheduler import ScheduledBatch
 from toolwire.engine.sequence import Sequence
+
+logger = logging.getLogger(__name__)
 
 
 class ModelRunner:
@@ -39,12 +47,32 @@ class ModelRunner:
             if not sample_seqs:
                 return [], None
             logits = self.model.compute_logits(hidden[forward_batch.logits_indices]).float()
+            mask_failures: dict[int, SequenceFailure] = {}
             if bitmask is not None:
-                rows, masks = bitmask.result()
+                rows, masks, mask_failures = bitmask.result()
                 constrained = logits[rows]
                 apply_bitmask(constrained, masks)
                 logits[rows] = constrained
-            return sample_seqs, self.sampler(logits, sample_seqs)
+            sampled = self._sample(logits, sample_seqs)
+            for row, failure in mask_failures.items():
+                sampled.failures[row] = failure
+            return sample_seqs, sampled
+
+    def _sample(self, logits: torch.Tensor, seqs: list[Sequence]) -> SamplerOutput:
+        """The batch sampled in one go; should that raise, each row alone, so that only the row
+        that fails loses its sequence."""
+        try:
+            return self.sampler(logits, seqs)
+        except Exception:
+            logger.exception("sampling a batch of %d failed; sampling its rows one by one", len(seqs))
+        return SamplerOutput.concat([self._sample_row(logits[row:row + 1], seq) for row, seq in enumerate(seqs)])
+
+    def _sample_row(self, logits: torch.Tensor, seq: Sequence) -> SamplerOutput:
+        try:
+            return self.sampler(logits, [seq])
+        except Exception as error:
+            logger.exception("request %s: sampling failed", seq.request_id)
+            return SamplerOutput([0], [None], [SequenceFailure.from_exception("sampling", error)])
 
     def prepare(self, batch: ScheduledBatch) -> tuple[ForwardBatch, list[Sequence]]:
         size = self.block_size
@@ -85,16 +113,22 @@ class ModelRunner:
         return self.model.forward(forward_batch, self.kv_cache)
 
     def _start_filling_bitmasks(self, seqs: list[Sequence]) -> Future | None:
+        """A future of (rows with a constraint, their masks, {row: failure} for constraints whose fill raised)."""
         rows = [i for i, seq in enumerate(seqs) if seq.constraint is not None]
         if not rows:
             return None
-        constraints = [seqs[i].constraint for i in rows]
+        constrained = [seqs[i] for i in rows]
 
-        def fill() -> tuple[list[int], torch.Tensor]:
+        def fill() -> tuple[list[int], torch.Tensor, dict[int, SequenceFailure]]:
             masks = allow_all_bitmask(len(rows), self.vocab_size)
-            for row, constraint in enumerate(constraints):
-                constraint.fill_bitmask(masks[row])
-            return rows, masks
+            failures = {}
+            for mask_row, (row, seq) in enumerate(zip(rows, constrained)):
+                try:
+                    seq.constraint.fill_bitmask(masks[mask_row])
+                except Exception as error:
+                    logger.exception("request %s: filling its constraint's token mask failed", seq.request_id)
+                    failures[row] = SequenceFailure.from_exception("the constraint's token mask", error)
+            return rows, masks, failures
 
         return self._mask_filler.submit(fill)
 

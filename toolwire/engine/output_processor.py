@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from toolwire.engine.detokenizer import IncrementalDetokenizer
+from toolwire.engine.failure import SequenceFailure
 from toolwire.engine.outputs import RequestOutput
 from toolwire.engine.sampler import TokenLogprobs
 from toolwire.engine.sequence import Sequence
@@ -61,9 +62,17 @@ class OutputProcessor:
             num_cached_tokens=seq.num_cached_tokens)
 
     def aborted(self) -> RequestOutput:
+        return self._ended("abort")
+
+    def failed(self, failure: SequenceFailure) -> RequestOutput:
+        """The last output of a sequence whose own computation failed: no new token, the failure."""
+        return self._ended("error", failure)
+
+    def _ended(self, finish_reason: str, failure: SequenceFailure | None = None) -> RequestOutput:
         seq = self.seq
-        seq.finish_reason = "abort"
+        seq.finish_reason = finish_reason
         return RequestOutput(
             request_id=seq.request_id, index=seq.index, new_token_ids=[], new_text="", text=self.text,
-            finish_reason="abort", num_prompt_tokens=seq.num_prompt_tokens,
-            num_completion_tokens=seq.num_output_tokens, num_cached_tokens=seq.num_cached_tokens)
+            finish_reason=finish_reason, num_prompt_tokens=seq.num_prompt_tokens,
+            num_completion_tokens=seq.num_output_tokens, num_cached_tokens=seq.num_cached_tokens,
+            failure=failure)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from toolwire.engine.failure import SequenceFailure
 from toolwire.engine.sampler import TokenLogprobs
 
 
@@ -17,7 +18,7 @@ class RequestOutput:
     new_text: str
     # All text emitted so far for this choice.
     text: str
-    finish_reason: str | None = None  # "stop" | "length" | "abort"
+    finish_reason: str | None = None  # "stop" | "length" | "abort" | "error"
     # The stop string or stop token id that ended the choice (None for EOS and other reasons).
     stop_reason: str | int | None = None
     # One entry per new token when the request asked for logprobs.
@@ -26,6 +27,8 @@ class RequestOutput:
     num_completion_tokens: int = 0
     # Prompt tokens whose keys/values came from the prefix cache.
     num_cached_tokens: int = 0
+    # Why the choice ended with finish_reason "error".
+    failure: SequenceFailure | None = None
 
     @property
     def finished(self) -> bool:
@@ -44,6 +47,7 @@ class Completion:
     logprobs: list[TokenLogprobs] = field(default_factory=list)
     num_prompt_tokens: int = 0
     num_cached_tokens: int = 0
+    failure: SequenceFailure | None = None
 
     def add(self, output: RequestOutput) -> None:
         self.token_ids.extend(output.new_token_ids)
@@ -54,3 +58,4 @@ class Completion:
             self.logprobs.extend(output.logprobs)
         self.num_prompt_tokens = output.num_prompt_tokens
         self.num_cached_tokens = output.num_cached_tokens
+        self.failure = output.failure

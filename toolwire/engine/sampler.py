@@ -5,14 +5,20 @@ and one uniform draw from its own generator when it was given a seed (so a seede
 same tokens whatever else shares the batch). Order: logit bias, min_tokens suppression, penalties,
 temperature; logprobs are taken from that distribution; then top-k, top-p and min-p cut it and a
 token is drawn by inverting the cumulative distribution at one uniform draw per sequence.
+
+Whatever the sampling values, the drawn token is one the masks allow (the real vocabulary: never
+an lm_head padding row; the constraint; min_tokens; logit_bias): penalties and temperature may
+overflow float32, but that only reweighs the allowed tokens (see _finite_candidates). A row the
+masks leave no token ends its sequence with a failure instead of a token.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
+from toolwire.engine.failure import NO_ALLOWED_TOKEN, SequenceFailure
 from toolwire.engine.sequence import Sequence
 
 
@@ -28,29 +34,63 @@ class TokenLogprobs:
 class SamplerOutput:
     token_ids: list[int]
     logprobs: list[TokenLogprobs | None]
+    # Per row: why it got no token (its token id is then meaningless), or None.
+    failures: list[SequenceFailure | None] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.failures:
+            self.failures = [None] * len(self.token_ids)
+
+    @classmethod
+    def concat(cls, parts: list[SamplerOutput]) -> SamplerOutput:
+        return cls([t for p in parts for t in p.token_ids], [lp for p in parts for lp in p.logprobs],
+                   [f for p in parts for f in p.failures])
 
 
 class Sampler:
-    def __init__(self, eos_token_ids: set[int], seed: int = 0, device: torch.device | str = "cpu"):
+    def __init__(self, eos_token_ids: set[int], seed: int = 0, device: torch.device | str = "cpu",
+                 vocab_size: int | None = None):
+        """vocab_size: the real vocabulary (the tokenizer's); logits columns from it on are never drawn."""
         self.eos_token_ids = sorted(eos_token_ids)
+        self.vocab_size = vocab_size
         # Shared by the sequences that bring no seed; seeded ones use their own generator.
         self.generator = torch.Generator(device=device).manual_seed(seed)
 
     def __call__(self, logits: torch.Tensor, seqs: list[Sequence]) -> SamplerOutput:
+        """The next token of each row; `logits` itself is left as it was."""
         params = [seq.params for seq in seqs]
+        logits = self._vocabulary_only(logits)
         self._apply_logit_bias(logits, params)
         self._suppress_stop_tokens(logits, seqs)
+        # The candidates: what the masks (vocabulary, constraint, min_tokens, a -inf or NaN bias) left.
+        # Only values that can overflow need them written down before the penalties and temperature.
+        allowed = logits > float("-inf") if any(_may_overflow(p) for p in params) else None
         self._apply_penalties(logits, seqs)
-        want_logprobs = [p.logprobs is not None for p in params]
-        if all(p.greedy for p in params):
-            token_ids = logits.argmax(dim=-1)
-            scaled = logits
-        else:
-            scaled = logits.div_(_column([p.temperature or 1.0 for p in params], logits))
-            token_ids = self._sample(scaled, seqs)
+        greedy = [p.greedy for p in params]
+        scaled = logits if all(greedy) else logits.div_(
+            _column([1.0 if g else p.temperature for p, g in zip(params, greedy)], logits))
+        if allowed is not None:
+            _finite_candidates(scaled, allowed)
+        row_max = _finite_rows(scaled)
+        stuck = (row_max == float("-inf")).unsqueeze(1)
+        if stuck.any():
+            scaled.masked_fill_(stuck, 0.0)  # rows that fail anyway: keep them from turning the draw into NaNs
+        token_ids = scaled.argmax(dim=-1) if all(greedy) else self._sample(scaled, seqs, greedy)
         token_list = token_ids.tolist()
-        logprobs = self._logprobs(scaled, token_ids, params) if any(want_logprobs) else [None] * len(seqs)
-        return SamplerOutput(token_list, logprobs)
+        failures = [NO_ALLOWED_TOKEN if s else None for s in stuck.squeeze(1).tolist()]
+        vocab_size = min(self.vocab_size or scaled.shape[1], scaled.shape[1])
+        for row, token_id in enumerate(token_list):
+            if failures[row] is None and not 0 <= token_id < vocab_size:
+                failures[row] = SequenceFailure(f"the sampler drew token id {token_id}, outside the vocabulary")
+        want_logprobs = any(p.logprobs is not None for p in params)
+        logprobs = self._logprobs(scaled, token_ids, params) if want_logprobs else [None] * len(seqs)
+        return SamplerOutput(token_list, logprobs, failures)
+
+    def _vocabulary_only(self, logits: torch.Tensor) -> torch.Tensor:
+        """A copy of the logits of the real vocabulary (no lm_head padding column) to work on."""
+        if self.vocab_size is not None and self.vocab_size < logits.shape[1]:
+            logits = logits[:, :self.vocab_size]
+        return logits.clone()
 
     @staticmethod
     def _apply_logit_bias(logits: torch.Tensor, params) -> None:
@@ -93,8 +133,8 @@ class Sampler:
         sub = sub - frequency * counts - presence * seen
         logits[rows] = sub
 
-    def _sample(self, scaled: torch.Tensor, seqs: list[Sequence]) -> torch.Tensor:
-        rows = [i for i, seq in enumerate(seqs) if not seq.params.greedy]
+    def _sample(self, scaled: torch.Tensor, seqs: list[Sequence], greedy: list[bool]) -> torch.Tensor:
+        rows = [i for i, g in enumerate(greedy) if not g]
         if len(rows) < len(seqs):
             token_ids = scaled.argmax(dim=-1)
         else:
@@ -119,7 +159,7 @@ class Sampler:
         chosen_ids = token_ids[rows]
         chosen = logprobs.gather(1, chosen_ids.unsqueeze(1)).squeeze(1).tolist()
         chosen_ids = chosen_ids.tolist()
-        k = max(params[i].logprobs for i in rows)
+        k = min(scaled.shape[1], max(params[i].logprobs for i in rows))
         top_values, top_ids = logprobs.topk(k, dim=-1)
         top_values, top_ids = top_values.tolist(), top_ids.tolist()
         result: list[TokenLogprobs | None] = [None] * len(params)
@@ -171,7 +211,7 @@ _TOP_P_CANDIDATES = 128
 def _cut_sorted(values: torch.Tensor, params) -> torch.Tensor:
     """Zero the candidates (probabilities sorted descending) that top-k, then top-p, then min-p drop."""
     ranks = torch.arange(values.shape[1], device=values.device).unsqueeze(0)
-    top_k = _column([p.top_k if p.top_k > 0 else values.shape[1] for p in params], ranks)
+    top_k = _column([min(p.top_k, values.shape[1]) if p.top_k > 0 else values.shape[1] for p in params], ranks)
     values = values.masked_fill(ranks >= top_k, 0.0)
     kept = values / values.sum(dim=-1, keepdim=True)
     mass_before = kept.cumsum(dim=-1) - kept
@@ -193,6 +233,34 @@ def _inverse_cdf(weights: torch.Tensor, uniforms: torch.Tensor) -> torch.Tensor:
     # Strictly below the total, so the pick always lands on a token of positive weight.
     targets = torch.minimum(uniforms * total, torch.nextafter(total, torch.zeros_like(total))).unsqueeze(1)
     return torch.searchsorted(cdf, targets, right=True).squeeze(1)
+
+
+def _may_overflow(params) -> bool:
+    """Whether penalties, temperature or bias may turn a finite logit infinite (or NaN)."""
+    return bool(params.logit_bias) or (not params.greedy and params.temperature < 1e-2) \
+        or not 1e-2 <= params.repetition_penalty <= 1e2
+
+
+def _finite_rows(scaled: torch.Tensor) -> torch.Tensor:
+    """Each row's largest value, after making a row with an infinite or NaN value finite in place
+    (+inf: the largest float; NaN: the lowest; -inf stays a masked token)."""
+    row_max = scaled.amax(dim=-1)
+    bad = torch.isnan(row_max) | (row_max == float("inf"))
+    if bad.any():
+        finfo = torch.finfo(scaled.dtype)
+        rows = bad.nonzero().squeeze(1)
+        scaled[rows] = torch.nan_to_num(scaled[rows], nan=finfo.min, posinf=finfo.max, neginf=float("-inf"))
+        row_max = scaled.amax(dim=-1)
+    return row_max
+
+
+def _finite_candidates(scaled: torch.Tensor, allowed: torch.Tensor) -> torch.Tensor:
+    """In place: every allowed entry made finite (an overflow to +inf becomes the largest float, to
+    -inf or NaN the lowest) and every other entry -inf. Extreme penalties and temperatures reweigh
+    the candidates but never add or remove one."""
+    finfo = torch.finfo(scaled.dtype)
+    torch.nan_to_num_(scaled, nan=finfo.min, posinf=finfo.max, neginf=finfo.min)
+    return scaled.masked_fill_(~allowed, float("-inf"))
 
 
 def _column(values: list, like: torch.Tensor) -> torch.Tensor:

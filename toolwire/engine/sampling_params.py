@@ -12,7 +12,7 @@ if TYPE_CHECKING:
 @dataclass
 class SamplingParams:
     n: int = 1
-    # 0 means greedy (argmax).
+    # 0 (or below 1e-5) means greedy (argmax).
     temperature: float = 1.0
     top_p: float = 1.0
     # 0 or -1 means no top-k cut.
@@ -35,6 +35,8 @@ class SamplingParams:
     # None: no logprobs. k >= 0: the chosen token's logprob plus the k most likely alternatives.
     logprobs: int | None = None
     skip_special_tokens: bool = True
+    # Admission order among waiting requests: lower runs first (vLLM's meaning); equals go FCFS.
+    priority: int = 0
     # Called once per sequence (n of them per request) to build its decoding constraint.
     constraint_factory: Callable[[], "TokenConstraint"] | None = None
 
@@ -68,7 +70,8 @@ class SamplingParams:
 
     @property
     def greedy(self) -> bool:
-        return self.temperature == 0.0
+        # Below 1e-5 too: dividing the logits by such a temperature would overflow float32.
+        return self.temperature < 1e-5
 
     @property
     def has_penalties(self) -> bool:

@@ -1,18 +1,22 @@
-"""Scheduler: continuous batching with chunked prefill, FCFS admission and recompute preemption.
+"""Scheduler: continuous batching with chunked prefill, priority-then-FCFS admission and recompute
+preemption.
 
 Each step runs under a token budget (max_num_batched_tokens). Running sequences come first, in the
 order they were admitted: a decode takes one token, a prompt still being prefilled takes the next
 chunk that fits. When the KV cache runs out, the most recently admitted running sequence is
 preempted: its blocks are freed and it goes back to the head of the waiting queue, to be computed
 again later (its cached prefix blocks usually make that cheap). Waiting sequences are admitted in
-arrival order while budget, sequence slots and blocks last; none is admitted in a step that
-preempted.
+order of priority (lower first, vLLM's meaning), then arrival, while budget, sequence slots and
+blocks last; none is admitted in a step that preempted. A preempted sequence goes back ahead of the
+waiting ones of its priority.
 """
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Callable
 
 from toolwire.engine.block_manager import BlockManager
 from toolwire.engine.sequence import Sequence, SequenceStatus
@@ -42,9 +46,14 @@ class Scheduler:
         self.waiting: deque[Sequence] = deque()
         self.running: list[Sequence] = []
         self.num_preemptions = 0
+        # When each sequence not yet scheduled was added (by seq_id).
+        self._added_at: dict[int, float] = {}
+        # Called with the seconds a sequence waited from add() to its first step (for metrics).
+        self.on_first_scheduled: Callable[[float], None] | None = None
 
     def add(self, seq: Sequence) -> None:
-        self.waiting.append(seq)
+        self._added_at[seq.seq_id] = time.monotonic()
+        self._enqueue(seq, ahead_of_equals=False)
 
     def has_unfinished(self) -> bool:
         return bool(self.waiting or self.running)
@@ -63,6 +72,7 @@ class Scheduler:
         elif seq.status is SequenceStatus.WAITING:
             self.waiting.remove(seq)
         self.block_manager.free(seq)
+        self._added_at.pop(seq.seq_id, None)
         seq.status = SequenceStatus.FINISHED
 
     def _schedule_running(self, batch: ScheduledBatch, budget: int) -> int:
@@ -93,6 +103,9 @@ class Scheduler:
             if seq.num_output_tokens == 0:
                 seq.num_cached_tokens = cached
             self.waiting.popleft()
+            added_at = self._added_at.pop(seq.seq_id, None)
+            if added_at is not None and self.on_first_scheduled is not None:
+                self.on_first_scheduled(time.monotonic() - added_at)
             seq.status = SequenceStatus.RUNNING
             self.running.append(seq)
             batch.add(seq, num_new)
@@ -102,4 +115,17 @@ class Scheduler:
         self.num_preemptions += 1
         self.block_manager.free(seq)
         seq.reset_for_recompute()
-        self.waiting.appendleft(seq)
+        self._enqueue(seq, ahead_of_equals=True)
+
+    def _enqueue(self, seq: Sequence, ahead_of_equals: bool) -> None:
+        """Keep `waiting` sorted by priority; among equals a new sequence goes last, a preempted one
+        first."""
+        priority = seq.params.priority
+        if not self.waiting or (not ahead_of_equals and self.waiting[-1].params.priority <= priority):
+            self.waiting.append(seq)
+            return
+        for i, other in enumerate(self.waiting):
+            if other.params.priority > priority or (ahead_of_equals and other.params.priority == priority):
+                self.waiting.insert(i, seq)
+                return
+        self.waiting.append(seq)

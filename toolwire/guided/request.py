@@ -101,7 +101,7 @@ def text_spec(request: Any) -> TextSpec | None:
         if isinstance(schema, str):
             try:
                 schema = json.loads(schema)
-            except json.JSONDecodeError as exc:
+            except (ValueError, RecursionError) as exc:  # RecursionError: nested past the parser's limit
                 raise GuidedDecodingError(f"guided_json is not valid JSON: {exc}", param="guided_json") from exc
         if not isinstance(schema, dict):
             raise GuidedDecodingError("guided_json must be a JSON schema object", param="guided_json")

@@ -22,6 +22,7 @@ from toolwire.formats.family import ToolCallFamily
 from toolwire.formats.reasoning import Reasoning
 from toolwire.formats.registry import tool_call_family
 from toolwire.guided.errors import GuidedDecodingError
+from toolwire.guided.limits import check_schema
 
 ToolMode = Literal["auto", "required", "named"]
 
@@ -42,6 +43,10 @@ class JsonSpec:
     schema: dict[str, Any] | None = None
     reasoning: Reasoning | None = None
     kind: Literal["json"] = "json"
+
+    def __post_init__(self) -> None:
+        if self.schema is not None:
+            check_schema(self.schema, param="response_format")
 
 
 @dataclass(frozen=True)
@@ -179,6 +184,7 @@ def _check_parameters(tool: Tool) -> None:
         raise GuidedDecodingError(
             f"tool {tool.name!r}: parameters must describe a JSON object (got type {kind!r})",
             tool=tool.name, param="tools")
+    check_schema(schema, param="tools", tool=tool.name)
 
 
 __all__ = [

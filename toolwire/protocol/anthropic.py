@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import Field, field_validator, model_validator
 
 from toolwire.protocol.base import OpenAIModel
+from toolwire.protocol.fields import RequestBody, StrictModel, finite_number
 
 _BLOCK_TYPES = {"text", "tool_use", "tool_result", "thinking", "redacted_thinking"}
 # Top-level fields that would change the reply in ways this server does not implement.
@@ -42,7 +43,7 @@ class ToolUseBlock(OpenAIModel):
     input: dict[str, Any]
 
 
-class ToolResultBlock(OpenAIModel):
+class ToolResultBlock(StrictModel):
     type: Literal["tool_result"]
     tool_use_id: str
     content: str | list[TextBlock] | None = None
@@ -105,17 +106,17 @@ class Tool(OpenAIModel):
         return value
 
 
-class ToolChoiceAuto(OpenAIModel):
+class ToolChoiceAuto(StrictModel):
     type: Literal["auto"]
     disable_parallel_tool_use: bool = False
 
 
-class ToolChoiceAny(OpenAIModel):
+class ToolChoiceAny(StrictModel):
     type: Literal["any"]
     disable_parallel_tool_use: bool = False
 
 
-class ToolChoiceTool(OpenAIModel):
+class ToolChoiceTool(StrictModel):
     type: Literal["tool"]
     name: str
     disable_parallel_tool_use: bool = False
@@ -129,7 +130,7 @@ ToolChoice = Annotated[Union[ToolChoiceAuto, ToolChoiceAny, ToolChoiceTool, Tool
                        Field(discriminator="type")]
 
 
-class ThinkingEnabled(OpenAIModel):
+class ThinkingEnabled(StrictModel):
     type: Literal["enabled"]
     budget_tokens: int = Field(ge=1)
 
@@ -151,7 +152,7 @@ class Metadata(OpenAIModel):
     user_id: str | None = None
 
 
-class CountTokensRequest(OpenAIModel):
+class CountTokensRequest(RequestBody):
     """What decides the prompt: `/v1/messages/count_tokens` takes just this."""
 
     model: str
@@ -176,8 +177,8 @@ class CountTokensRequest(OpenAIModel):
 class MessagesRequest(CountTokensRequest):
     max_tokens: int = Field(ge=1)
     stop_sequences: list[str] | None = None
-    temperature: float | None = Field(default=None, ge=0.0, le=1.0)
-    top_p: float | None = Field(default=None, gt=0.0, le=1.0)
+    temperature: finite_number(ge=0.0, le=1.0) | None = None
+    top_p: finite_number(gt=0.0, le=1.0) | None = None
     top_k: int | None = Field(default=None, ge=0)
     stream: bool = False
     metadata: Metadata | None = None

@@ -8,11 +8,13 @@ names and defaults follow OpenAI's API, plus the extensions the seeds use (Light
 from __future__ import annotations
 
 import time
-from typing import Any, Literal, Union
+from typing import Annotated, Any, Literal, Union
 
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import AfterValidator, ConfigDict, Field, model_validator
 
 from toolwire.protocol.base import OpenAIModel, random_id
+from toolwire.protocol.fields import RequestBody, Seed, StrictModel, finite_number
+from toolwire.protocol.limits import check_json_text
 from toolwire.protocol.tool_calls import (
     DeltaFunctionCall, DeltaMessage, DeltaToolCall, ExtractedToolCallInformation, FunctionCall, ToolCall,
 )
@@ -21,7 +23,7 @@ from toolwire.protocol.tool_calls import (
 # ---------------------------------------------------------------- tools and tool calls
 
 
-class FunctionDefinition(OpenAIModel):
+class FunctionDefinition(StrictModel):
     name: str
     description: str | None = None
     parameters: dict[str, Any] | None = None
@@ -95,13 +97,18 @@ class UserMessage(BaseMessage):
     content: str | list[ContentPart]
 
 
+def _arguments_within_limits(call: ToolCall) -> ToolCall:
+    check_json_text(call.function.arguments, "function.arguments")
+    return call
+
+
 class AssistantMessage(BaseMessage):
     role: Literal["assistant"]
     content: str | list[TextContentPart] | None = None
     reasoning_content: str | None = None
     # The same text under the name some clients (and --reasoning-field reasoning) use.
     reasoning: str | None = None
-    tool_calls: list[ToolCall] | None = None
+    tool_calls: list[Annotated[ToolCall, AfterValidator(_arguments_within_limits)]] | None = None
     refusal: str | None = None
 
     @property
@@ -131,18 +138,18 @@ ChatMessage = Union[
 # ---------------------------------------------------------------- request
 
 
-class StreamOptions(OpenAIModel):
+class StreamOptions(StrictModel):
     include_usage: bool = False
     continuous_usage_stats: bool = False
 
 
-class JsonSchemaFormat(OpenAIModel):
+class JsonSchemaFormat(StrictModel):
     name: str = "response"
     description: str | None = None
     schema_: dict[str, Any] | None = Field(default=None, alias="schema")
     strict: bool | None = None
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    model_config = ConfigDict(populate_by_name=True)
 
 
 class ResponseFormat(OpenAIModel):
@@ -150,25 +157,28 @@ class ResponseFormat(OpenAIModel):
     json_schema: JsonSchemaFormat | None = None
 
 
-class SamplingFields(OpenAIModel):
-    """Sampling fields shared by chat and text completions (OpenAI's and vLLM's extras)."""
+class SamplingFields(RequestBody):
+    """Sampling fields shared by chat and text completions (OpenAI's and vLLM's extras), each held
+    to the range where the sampling math is defined."""
 
     max_tokens: int | None = Field(default=None, ge=1)
-    temperature: float | None = Field(default=None, ge=0.0, le=2.0)
-    top_p: float | None = Field(default=None, gt=0.0, le=1.0)
+    temperature: finite_number(ge=0.0, le=2.0) | None = None
+    top_p: finite_number(gt=0.0, le=1.0) | None = None
     n: int = Field(default=1, ge=1, le=128)
     stop: str | list[str] | None = None
-    seed: int | None = None
-    presence_penalty: float | None = Field(default=None, ge=-2.0, le=2.0)
-    frequency_penalty: float | None = Field(default=None, ge=-2.0, le=2.0)
+    seed: Seed | None = None
+    presence_penalty: finite_number(ge=-2.0, le=2.0) | None = None
+    frequency_penalty: finite_number(ge=-2.0, le=2.0) | None = None
     logit_bias: dict[str, float] | None = None
     user: str | None = None
     stream: bool = False
     stream_options: StreamOptions | None = None
     # vLLM extensions
+    # -1 and 0: no top-k cut (vLLM's meaning).
     top_k: int | None = Field(default=None, ge=-1)
-    min_p: float | None = Field(default=None, ge=0.0, le=1.0)
-    repetition_penalty: float | None = Field(default=None, gt=0.0, le=2.0)
+    min_p: finite_number(ge=0.0, le=1.0) | None = None
+    # Logits are divided or multiplied by it: within [0.01, 100] both stay finite.
+    repetition_penalty: finite_number(ge=0.01, le=100.0) | None = None
     min_tokens: int = Field(default=0, ge=0)
     ignore_eos: bool = False
     stop_token_ids: list[int] | None = None
@@ -178,6 +188,9 @@ class SamplingFields(OpenAIModel):
     guided_regex: str | None = None
     guided_choice: list[str] | None = None
     guided_grammar: str | None = None
+    # Admission order while requests wait for the running batch: lower first (vLLM's meaning), then
+    # arrival order.
+    priority: int = Field(default=0, ge=-(2**63), le=2**63 - 1)
 
     def stop_strings(self) -> list[str]:
         if self.stop is None:

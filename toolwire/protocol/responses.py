@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import Discriminator, Field, Tag
+from pydantic import AfterValidator, Discriminator, Field, Tag
 
 from toolwire.protocol.base import OpenAIModel
+from toolwire.protocol.fields import RequestBody, StrictModel, finite_number
+from toolwire.protocol.limits import check_json_text
 
 # ---------------------------------------------------------------- input items
 
@@ -35,11 +37,16 @@ class MessageItem(OpenAIModel):
         return "".join(part.text for part in self.content)
 
 
+def _json_within_limits(text: str) -> str:
+    check_json_text(text)
+    return text
+
+
 class FunctionCallItem(OpenAIModel):
     type: Literal["function_call"]
     call_id: str
     name: str
-    arguments: str
+    arguments: Annotated[str, AfterValidator(_json_within_limits)]
 
 
 class FunctionCallOutputItem(OpenAIModel):
@@ -89,7 +96,7 @@ InputItem = Annotated[
 # ---------------------------------------------------------------- request
 
 
-class FunctionTool(OpenAIModel):
+class FunctionTool(StrictModel):
     """A tool as the Responses API spells it: flat, not nested under `function`. Any other `type`
     (web_search, file_search, ...) is refused by the handler with the field named."""
 
@@ -105,7 +112,7 @@ class FunctionToolChoice(OpenAIModel):
     name: str
 
 
-class TextFormat(OpenAIModel):
+class TextFormat(StrictModel):
     type: Literal["text", "json_object", "json_schema"]
     name: str | None = None
     description: str | None = None
@@ -122,7 +129,7 @@ class ReasoningConfig(OpenAIModel):
     summary: str | None = None
 
 
-class ResponsesRequest(OpenAIModel):
+class ResponsesRequest(RequestBody):
     model: str | None = None
     input: str | list[InputItem]
     instructions: str | None = None
@@ -130,8 +137,8 @@ class ResponsesRequest(OpenAIModel):
     tool_choice: Literal["none", "auto", "required"] | FunctionToolChoice | None = None
     parallel_tool_calls: bool | None = None
     max_output_tokens: int | None = Field(default=None, ge=1)
-    temperature: float | None = Field(default=None, ge=0.0, le=2.0)
-    top_p: float | None = Field(default=None, gt=0.0, le=1.0)
+    temperature: finite_number(ge=0.0, le=2.0) | None = None
+    top_p: finite_number(gt=0.0, le=1.0) | None = None
     text: TextConfig | None = None
     reasoning: ReasoningConfig | None = None
     stream: bool = False
