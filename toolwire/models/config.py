@@ -12,19 +12,27 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 
-ARCHITECTURES = ("llama", "mistral", "qwen2", "qwen3", "granite")
+DENSE_ARCHITECTURES = ("llama", "mistral", "qwen2", "qwen3", "granite")
 
 
 @dataclass(frozen=True)
 class RopeScaling:
-    # "linear" (positions divided by factor), "llama3" (per-frequency smooth scaling), or
-    # "freq_factors": explicit per-frequency divisors (GGUF files store llama3 scaling that way).
+    # "linear" (positions divided by factor), "llama3" (per-frequency smooth scaling),
+    # "freq_factors": explicit per-frequency divisors (GGUF files store llama3 scaling that way), or
+    # "yarn" (frequencies blended between interpolated and original by a ramp over the dimensions,
+    # cos/sin scaled by attention_factor).
     rope_type: str
     factor: float = 1.0
     low_freq_factor: float = 1.0
     high_freq_factor: float = 4.0
     original_max_position_embeddings: int = 8192
     freq_factors: tuple[float, ...] | None = None
+    beta_fast: float = 32.0
+    beta_slow: float = 1.0
+    attention_factor: float | None = None
+    mscale: float | None = None
+    mscale_all_dim: float | None = None
+    truncate: bool = True
 
 
 @dataclass
@@ -85,16 +93,14 @@ class ModelConfig:
 _HF_REQUIRED = ("vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads")
 
 
-def config_from_hf(cfg: Mapping[str, Any], generation_config: Mapping[str, Any] | None = None) -> ModelConfig:
+def dense_config_from_hf(cfg: Mapping[str, Any], generation_config: Mapping[str, Any] | None = None) -> ModelConfig:
     arch = cfg.get("model_type")
-    if arch not in ARCHITECTURES:
-        raise ValueError(f"model_type {arch!r} is not supported (supported: {', '.join(ARCHITECTURES)})")
     missing = [key for key in _HF_REQUIRED if key not in cfg]
     if missing:
         raise ValueError(f"config.json lacks {', '.join(missing)}")
     hidden, heads = cfg["hidden_size"], cfg["num_attention_heads"]
     num_layers = cfg["num_hidden_layers"]
-    rope = _hf_rope_parameters(cfg)
+    rope = hf_rope_parameters(cfg)
     attention_bias = bool(cfg.get("attention_bias", False))
     generation_config = generation_config or {}
     bos = cfg.get("bos_token_id", generation_config.get("bos_token_id"))
@@ -109,7 +115,7 @@ def config_from_hf(cfg: Mapping[str, Any], generation_config: Mapping[str, Any] 
         head_dim=cfg.get("head_dim") or hidden // heads,
         rms_norm_eps=cfg.get("rms_norm_eps", 1e-6),
         rope_theta=float(rope.get("rope_theta", 10000.0)),
-        rope_scaling=_hf_rope_scaling(rope),
+        rope_scaling=hf_rope_scaling(rope),
         max_position_embeddings=cfg.get("max_position_embeddings", 2048),
         tie_word_embeddings=bool(cfg.get("tie_word_embeddings", False)),
         attention_bias=True if arch == "qwen2" else attention_bias,
@@ -122,11 +128,11 @@ def config_from_hf(cfg: Mapping[str, Any], generation_config: Mapping[str, Any] 
         attention_multiplier=cfg.get("attention_multiplier", 1.0) if arch == "granite" else None,
         logits_scaling=cfg.get("logits_scaling", 1.0) if arch == "granite" else 1.0,
         bos_token_id=bos if isinstance(bos, int) else None,
-        eos_token_ids=_unique(_ids(cfg.get("eos_token_id")) + _ids(generation_config.get("eos_token_id"))),
+        eos_token_ids=unique_ids(token_ids(cfg.get("eos_token_id")) + token_ids(generation_config.get("eos_token_id"))),
     )
 
 
-def _ids(value: Any) -> tuple[int, ...]:
+def token_ids(value: Any) -> tuple[int, ...]:
     if value is None:
         return ()
     if isinstance(value, int):
@@ -134,11 +140,11 @@ def _ids(value: Any) -> tuple[int, ...]:
     return tuple(int(v) for v in value)
 
 
-def _unique(ids: tuple[int, ...]) -> tuple[int, ...]:
+def unique_ids(ids: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(dict.fromkeys(ids))
 
 
-def _hf_rope_parameters(cfg: Mapping[str, Any]) -> dict[str, Any]:
+def hf_rope_parameters(cfg: Mapping[str, Any]) -> dict[str, Any]:
     # transformers 5 writes "rope_parameters" (theta included); older files "rope_theta" + "rope_scaling".
     params = {"rope_theta": cfg.get("rope_theta", 10000.0)}
     params.update(cfg.get("rope_scaling") or {})
@@ -146,7 +152,7 @@ def _hf_rope_parameters(cfg: Mapping[str, Any]) -> dict[str, Any]:
     return params
 
 
-def _hf_rope_scaling(params: Mapping[str, Any]) -> RopeScaling | None:
+def hf_rope_scaling(params: Mapping[str, Any]) -> RopeScaling | None:
     rope_type = params.get("rope_type", params.get("type", "default"))
     if rope_type == "default":
         return None
@@ -158,7 +164,14 @@ def _hf_rope_scaling(params: Mapping[str, Any]) -> RopeScaling | None:
             low_freq_factor=float(params["low_freq_factor"]),
             high_freq_factor=float(params["high_freq_factor"]),
             original_max_position_embeddings=int(params["original_max_position_embeddings"]))
-    raise ValueError(f"rope scaling type {rope_type!r} is not supported (supported: linear, llama3)")
+    if rope_type == "yarn":
+        return RopeScaling(
+            "yarn", factor=float(params["factor"]),
+            original_max_position_embeddings=int(params["original_max_position_embeddings"]),
+            beta_fast=float(params.get("beta_fast") or 32.0), beta_slow=float(params.get("beta_slow") or 1.0),
+            attention_factor=params.get("attention_factor"), mscale=params.get("mscale"),
+            mscale_all_dim=params.get("mscale_all_dim"), truncate=bool(params.get("truncate", True)))
+    raise ValueError(f"rope scaling type {rope_type!r} is not supported (supported: linear, llama3, yarn)")
 
 
 def _hf_layer_windows(cfg: Mapping[str, Any], arch: str, num_layers: int) -> tuple[int | None, ...]:
@@ -179,24 +192,21 @@ def _hf_layer_windows(cfg: Mapping[str, Any], arch: str, num_layers: int) -> tup
 # -- GGUF metadata ----------------------------------------------------------------------------------
 
 # GGUF's general.architecture -> ours. Mistral models are written as "llama" by llama.cpp.
-_GGUF_ARCHITECTURES = {"llama": "llama", "mistral": "mistral", "qwen2": "qwen2", "qwen3": "qwen3",
+DENSE_GGUF_ARCHITECTURES = {"llama": "llama", "mistral": "mistral", "qwen2": "qwen2", "qwen3": "qwen3",
                        "granite": "granite"}
 
 
 _GGUF_REQUIRED = ("embedding_length", "attention.head_count", "block_count", "feed_forward_length")
 
 
-def config_from_gguf(meta: Mapping[str, Any], tensor_names: set[str],
+def dense_config_from_gguf(meta: Mapping[str, Any], tensor_names: set[str],
                      freq_factors: tuple[float, ...] | None = None) -> ModelConfig:
     """meta: GGUF key/values (tokenizer arrays may be left out); tensor_names: the file's tensors.
 
     Biases, q/k norms and tied embeddings are read off which tensors the file holds.
     """
     gguf_arch = meta.get("general.architecture")
-    arch = _GGUF_ARCHITECTURES.get(gguf_arch)
-    if arch is None:
-        raise ValueError(f"GGUF architecture {gguf_arch!r} is not supported "
-                             f"(supported: {', '.join(_GGUF_ARCHITECTURES)})")
+    arch = DENSE_GGUF_ARCHITECTURES[gguf_arch]
 
     def get(key: str, default: Any = None) -> Any:
         return meta.get(f"{gguf_arch}.{key}", default)
@@ -240,7 +250,7 @@ def config_from_gguf(meta: Mapping[str, Any], tensor_names: set[str],
         attention_multiplier=float(get("attention.scale", 1.0)) if granite else None,
         logits_scaling=float(get("logit_scale", 1.0)) if granite else 1.0,
         bos_token_id=meta.get("tokenizer.ggml.bos_token_id"),
-        eos_token_ids=_unique(_ids(eos) + _ids(eot)),
+        eos_token_ids=unique_ids(token_ids(eos) + token_ids(eot)),
     )
 
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import torch
 
-from toolwire.models.config import ModelConfig, config_from_gguf
+from toolwire.models.architectures import config_from_gguf
+from toolwire.models.config import ModelConfig
 from toolwire.models.gguf_file import GGUFFile
 from toolwire.models.gguf_tokenizer import tokenizer_from_gguf
 

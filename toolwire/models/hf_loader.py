@@ -10,7 +10,8 @@ from typing import Any
 import torch
 from safetensors import safe_open
 
-from toolwire.models.config import ModelConfig, config_from_hf
+from toolwire.models.architectures import config_from_hf
+from toolwire.models.config import ModelConfig
 from toolwire.models.errors import ModelLoadError
 
 

@@ -86,12 +86,16 @@ class MLP(torch.nn.Module):
 
 
 class DecoderLayer(torch.nn.Module):
-    def __init__(self, config: ModelConfig, layer: int, device=None, dtype=None):
+    """Pre-norm attention then pre-norm MLP, each added to the residual. Families with another
+    attention or feed-forward (experts) pass their own modules; each takes and returns [T, hidden]."""
+
+    def __init__(self, config: ModelConfig, layer: int, device=None, dtype=None,
+                 attention: torch.nn.Module | None = None, mlp: torch.nn.Module | None = None):
         super().__init__()
         self.input_layernorm = RMSNorm(config.hidden_size, config.rms_norm_eps, device, dtype)
-        self.self_attn = Attention(config, layer, device, dtype)
+        self.self_attn = attention if attention is not None else Attention(config, layer, device, dtype)
         self.post_attention_layernorm = RMSNorm(config.hidden_size, config.rms_norm_eps, device, dtype)
-        self.mlp = MLP(config, device, dtype)
+        self.mlp = mlp if mlp is not None else MLP(config, device, dtype)
         self.residual_multiplier = config.residual_multiplier
 
     def forward(self, x: torch.Tensor, cos, sin, cache, backend, meta) -> torch.Tensor:
@@ -109,7 +113,7 @@ class LlamaForCausalLM(torch.nn.Module):
         self.config = config
         self.embed_tokens = torch.nn.Parameter(
             torch.empty(config.vocab_size, config.hidden_size, device=device, dtype=dtype), requires_grad=False)
-        self.layers = torch.nn.ModuleList(DecoderLayer(config, i, device, dtype) for i in range(config.num_layers))
+        self.layers = torch.nn.ModuleList(self.make_layer(config, i, device, dtype) for i in range(config.num_layers))
         self.norm = RMSNorm(config.hidden_size, config.rms_norm_eps, device, dtype)
         self.lm_head = Linear(config.hidden_size, config.vocab_size, False, device, dtype)
         if config.tie_word_embeddings:
@@ -118,6 +122,10 @@ class LlamaForCausalLM(torch.nn.Module):
         self.attention = select_attention_backend(config.num_heads, config.num_kv_heads, config.head_dim,
                                                   config.attention_scale, set(config.layer_windows), device)
         self.matmul_weights = MatmulWeights(EXACT, EXACT, 0)
+
+    def make_layer(self, config: ModelConfig, layer: int, device, dtype) -> torch.nn.Module:
+        """Layer `layer`; families override it (another MLP, another attention)."""
+        return DecoderLayer(config, layer, device, dtype)
 
     # -- running ------------------------------------------------------------------------------------
 
@@ -179,28 +187,33 @@ class LlamaForCausalLM(torch.nn.Module):
         plan = [(self.embed_tokens, ["model.embed_tokens.weight"])]
         for i, layer in enumerate(self.layers):
             p = f"model.layers.{i}."
-            attn, mlp = layer.self_attn, layer.mlp
-            plan += [
-                (layer.input_layernorm.weight, [p + "input_layernorm.weight"]),
-                (layer.post_attention_layernorm.weight, [p + "post_attention_layernorm.weight"]),
-                (attn.qkv_proj.weight, [p + f"self_attn.{x}_proj.weight" for x in "qkv"]),
-                (attn.o_proj.weight, [p + "self_attn.o_proj.weight"]),
-                (mlp.gate_up_proj.weight, [p + "mlp.gate_proj.weight", p + "mlp.up_proj.weight"]),
-                (mlp.down_proj.weight, [p + "mlp.down_proj.weight"]),
-            ]
-            if c.attention_bias:
-                plan.append((attn.qkv_proj.bias, [p + f"self_attn.{x}_proj.bias" for x in "qkv"]))
-            if c.attention_out_bias:
-                plan.append((attn.o_proj.bias, [p + "self_attn.o_proj.bias"]))
-            if c.qk_norm:
-                plan += [(attn.q_norm.weight, [p + "self_attn.q_norm.weight"]),
-                         (attn.k_norm.weight, [p + "self_attn.k_norm.weight"])]
-            if c.mlp_bias:
-                plan += [(mlp.gate_up_proj.bias, [p + "mlp.gate_proj.bias", p + "mlp.up_proj.bias"]),
-                         (mlp.down_proj.bias, [p + "mlp.down_proj.bias"])]
+            plan += [(layer.input_layernorm.weight, [p + "input_layernorm.weight"]),
+                     (layer.post_attention_layernorm.weight, [p + "post_attention_layernorm.weight"])]
+            plan += self.attention_weight_plan(layer.self_attn, p + "self_attn.")
+            plan += self.mlp_weight_plan(layer.mlp, p + "mlp.", i)
         plan.append((self.norm.weight, ["model.norm.weight"]))
         if not c.tie_word_embeddings:
             plan.append((self.lm_head.weight, ["lm_head.weight"]))
+        return plan
+
+    def attention_weight_plan(self, attn: Attention, prefix: str) -> list[tuple[torch.Tensor, list[str]]]:
+        c = self.config
+        plan = [(attn.qkv_proj.weight, [prefix + f"{x}_proj.weight" for x in "qkv"]),
+                (attn.o_proj.weight, [prefix + "o_proj.weight"])]
+        if c.attention_bias:
+            plan.append((attn.qkv_proj.bias, [prefix + f"{x}_proj.bias" for x in "qkv"]))
+        if c.attention_out_bias:
+            plan.append((attn.o_proj.bias, [prefix + "o_proj.bias"]))
+        if c.qk_norm:
+            plan += [(attn.q_norm.weight, [prefix + "q_norm.weight"]), (attn.k_norm.weight, [prefix + "k_norm.weight"])]
+        return plan
+
+    def mlp_weight_plan(self, mlp: torch.nn.Module, prefix: str, layer: int) -> list[tuple[torch.Tensor, list[str]]]:
+        plan = [(mlp.gate_up_proj.weight, [prefix + "gate_proj.weight", prefix + "up_proj.weight"]),
+                (mlp.down_proj.weight, [prefix + "down_proj.weight"])]
+        if self.config.mlp_bias:
+            plan += [(mlp.gate_up_proj.bias, [prefix + "gate_proj.bias", prefix + "up_proj.bias"]),
+                     (mlp.down_proj.bias, [prefix + "down_proj.bias"])]
         return plan
 
     def load_weights(self, get: Callable[[str], torch.Tensor]) -> None:
@@ -217,3 +230,17 @@ class LlamaForCausalLM(torch.nn.Module):
                 start += rows
             if start != target.shape[0]:
                 raise ValueError(f"tensors {', '.join(names)} have {start} rows; expected {target.shape[0]}")
+
+
+def _architectures():
+    from toolwire.models.architectures import Architecture
+    from toolwire.models.config import DENSE_GGUF_ARCHITECTURES, dense_config_from_gguf, dense_config_from_hf
+
+    return (Architecture(
+        name="llama", hf_model_types=("llama", "mistral", "qwen2", "qwen3", "granite"),
+        read_hf_config=dense_config_from_hf, model_class=LlamaForCausalLM,
+        covers="Llama 2 / 3.x, SmolLM2, Mistral 7B / Nemo / Small, Qwen2.5, Qwen3 (dense), Granite 3",
+        gguf_architectures=tuple(DENSE_GGUF_ARCHITECTURES), read_gguf_config=dense_config_from_gguf),)
+
+
+ARCHITECTURES = _architectures()

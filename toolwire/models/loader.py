@@ -15,6 +15,7 @@ from pathlib import Path
 
 import torch
 
+from toolwire.models.architectures import model_class_for
 from toolwire.models.config import ModelConfig
 from toolwire.models.errors import ModelLoadError
 from toolwire.models.linear import EXACT, KINDS, cpu_has_native_bf16
@@ -188,6 +189,6 @@ def _open_checkpoint(path: Path):
 
 def _build_model(checkpoint, device: torch.device, dtype: torch.dtype) -> LlamaForCausalLM:
     with torch.inference_mode():
-        model = LlamaForCausalLM(checkpoint.config, device=device, dtype=dtype)
+        model = model_class_for(checkpoint.config)(checkpoint.config, device=device, dtype=dtype)
         model.load_weights(checkpoint.tensor)
     return model.eval()
