@@ -66,6 +66,19 @@ def test_unsupported_architecture(tmp_path):
     assert str(folder) in str(error.value)
 
 
+@pytest.mark.parametrize("model_type, method", [("llama", "gptq"), ("qwen3", "awq"), ("llama", "mxfp4")])
+def test_unsupported_quantization(model_type, method, tmp_path):
+    """A quantization toolwire cannot read is refused by name, not loaded as unscaled weights (mxfp4
+    is gpt-oss's own: its experts only)."""
+    folder, _ = save_tiny_model(model_type, tmp_path / "m")
+    config = json.loads((folder / "config.json").read_text())
+    config["quantization_config"] = {"quant_method": method, "bits": 4}
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ModelLoadError, match=f"quant_method '{method}'.*reads: fp8") as error:
+        load(folder)
+    assert str(folder) in str(error.value)
+
+
 def test_missing_tensor(tmp_path):
     folder, _ = save_tiny_model("qwen2", tmp_path / "m")
     tensors = load_file(folder / "model.safetensors")

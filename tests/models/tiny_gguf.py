@@ -76,11 +76,8 @@ def _llama3_rope_factors(config) -> np.ndarray:
     return np.array(factors, dtype=np.float32)
 
 
-def save_tiny_gguf(arch: str, hf_model, path: Path, qtype: str = "F32") -> Path:
-    config = hf_model.config
-    qtype = GGMLQuantizationType[qtype]
-    gguf_arch = _GGUF_ARCH[arch]
-    writer = gguf.GGUFWriter(str(path), gguf.MODEL_ARCH_NAMES[gguf_arch])
+def add_tiny_hparams(writer: gguf.GGUFWriter, config) -> None:
+    """The hyperparameters every architecture's file has, from the transformers config."""
     head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
     writer.add_block_count(config.num_hidden_layers)
     writer.add_context_length(config.max_position_embeddings)
@@ -94,12 +91,10 @@ def save_tiny_gguf(arch: str, hf_model, path: Path, qtype: str = "F32") -> Path:
     writer.add_key_length(head_dim)
     writer.add_value_length(head_dim)
     writer.add_vocab_size(config.vocab_size)
-    if arch == "granite":
-        writer.add_embedding_scale(config.embedding_multiplier)
-        writer.add_residual_scale(config.residual_multiplier)
-        writer.add_attention_scale(config.attention_multiplier)
-        writer.add_logit_scale(config.logits_scaling)
 
+
+def add_tiny_tokenizer(writer: gguf.GGUFWriter) -> None:
+    """The tiny byte-level tokenizer and chat template, as llama.cpp's "gpt2" tokenizer model."""
     tokenizer = tiny_tokenizer()
     vocab = tokenizer.get_vocab()
     tokens = sorted(vocab, key=vocab.get)
@@ -113,6 +108,20 @@ def save_tiny_gguf(arch: str, hf_model, path: Path, qtype: str = "F32") -> Path:
     writer.add_eos_token_id(tokenizer.eos_token_id)
     writer.add_add_bos_token(False)
     writer.add_chat_template(CHAT_TEMPLATE)
+
+
+def save_tiny_gguf(arch: str, hf_model, path: Path, qtype: str = "F32") -> Path:
+    config = hf_model.config
+    qtype = GGMLQuantizationType[qtype]
+    gguf_arch = _GGUF_ARCH[arch]
+    writer = gguf.GGUFWriter(str(path), gguf.MODEL_ARCH_NAMES[gguf_arch])
+    add_tiny_hparams(writer, config)
+    if arch == "granite":
+        writer.add_embedding_scale(config.embedding_multiplier)
+        writer.add_residual_scale(config.residual_multiplier)
+        writer.add_attention_scale(config.attention_multiplier)
+        writer.add_logit_scale(config.logits_scaling)
+    add_tiny_tokenizer(writer)
 
     names = gguf.get_tensor_name_map(gguf_arch, config.num_hidden_layers)
     for hf_name, tensor in hf_model.state_dict().items():

@@ -1,11 +1,12 @@
-"""Tiny random-weight Llama-family models built with transformers' own classes, saved as HF folders.
+"""Tiny random-weight models built with transformers' own classes, saved as HF folders.
 
     folder, hf_model = save_tiny_model("qwen3", tmp_path / "qwen3")
     loaded = load_model(str(folder), weights="exact")  # logits match hf_model
+    hf_model = build_tiny_hf("Glm4MoeConfig", "Glm4MoeForCausalLM", seed=0, **config_fields)  # any class
 
-Each architecture's config turns on what makes it different (rope scaling, sliding window, biases,
-q/k norms, granite multipliers, tied embeddings). Weights are re-drawn at a scale that gives
-logits of a few units, so a wrong layout or a missing term shows up well above float noise.
+Each Llama-family architecture's config turns on what makes it different (rope scaling, sliding
+window, biases, q/k norms, granite multipliers, tied embeddings). Weights are re-drawn at a scale
+that gives logits of a few units, so a wrong layout or a missing term shows up well above float noise.
 """
 
 from __future__ import annotations
@@ -50,22 +51,42 @@ def tiny_hf_config(arch: str, **overrides) -> transformers.PretrainedConfig:
 
 def build_tiny_hf_model(arch: str, seed: int = 0, **overrides) -> transformers.PreTrainedModel:
     """A transformers model of the architecture with random weights, fp32, eval mode, eager attention."""
-    config = tiny_hf_config(arch, **overrides)
-    config._attn_implementation = "eager"
+    config_class, model_class, extra = _CONFIGS[arch]
+    return build_tiny_hf(config_class, model_class, seed, **{**_COMMON, **extra, **overrides})
+
+
+def build_tiny_hf(config_class: str, model_class: str, seed: int = 0, **config) -> transformers.PreTrainedModel:
+    """A transformers model (fp32, eval, eager attention) of the named classes, randomised."""
+    hf_config = getattr(transformers, config_class)(**config)
+    hf_config._attn_implementation = "eager"
     torch.manual_seed(seed)
-    model = getattr(transformers, _CONFIGS[arch][1])(config).float().eval()
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, param in model.named_parameters():
-            if name.endswith("norm.weight"):
-                param.copy_(1 + 0.2 * torch.randn(param.shape, generator=generator))
-            elif param.dim() == 1:
-                param.copy_(0.2 * torch.randn(param.shape, generator=generator))
-            elif "embed_tokens" in name:
-                param.copy_(torch.randn(param.shape, generator=generator))
-            else:
-                param.copy_(torch.randn(param.shape, generator=generator) / param.shape[1] ** 0.5)
+    model = getattr(transformers, model_class)(hf_config).float().eval()
+    randomize_weights(model, seed)
     return model
+
+
+def randomize_weights(model: torch.nn.Module, seed: int) -> None:
+    """Weights at a scale giving logits of a few units: norms near 1, biases (router correction
+    biases included, which are buffers) ~0.2, matrices ~1/sqrt(fan-in) (the last dimension, so stacked
+    [E, out, in] expert weights too), embeddings ~1."""
+    generator = torch.Generator().manual_seed(seed)
+
+    def draw(shape):
+        return torch.randn(shape, generator=generator)
+
+    tensors = list(model.named_parameters()) + [(n, b) for n, b in model.named_buffers() if "bias" in n]
+    with torch.no_grad():
+        for name, tensor in tensors:
+            if not tensor.is_floating_point():
+                continue
+            if name.endswith("norm.weight"):
+                tensor.copy_(1 + 0.2 * draw(tensor.shape))
+            elif tensor.dim() == 1:
+                tensor.copy_(0.2 * draw(tensor.shape))
+            elif "embed_tokens" in name:
+                tensor.copy_(draw(tensor.shape))
+            else:
+                tensor.copy_(draw(tensor.shape) / tensor.shape[-1] ** 0.5)
 
 
 @functools.cache
@@ -84,10 +105,18 @@ def tiny_tokenizer() -> PreTrainedTokenizerFast:
 def save_tiny_model(arch: str, folder: Path, seed: int = 0, **overrides) -> tuple[Path, transformers.PreTrainedModel]:
     """Save a tiny model (safetensors) and the tiny tokenizer to `folder`; return it and the HF model."""
     model = build_tiny_hf_model(arch, seed, **overrides)
+    return save_tiny_hf(model, folder), model
+
+
+def save_tiny_hf(model: transformers.PreTrainedModel, folder: Path, chat_template: str | None = None) -> Path:
+    """An HF folder toolwire loads: the model (safetensors) and the tiny byte-level tokenizer, with
+    `chat_template` (a model's real template, say) in place of the tokenizer's own."""
     folder = Path(folder)
     model.save_pretrained(folder, safe_serialization=True)
     tiny_tokenizer().save_pretrained(folder)
-    return folder, model
+    if chat_template is not None:
+        (folder / "chat_template.jinja").write_text(chat_template, encoding="utf-8")
+    return folder
 
 
 def hf_logits(model: transformers.PreTrainedModel, token_ids: list[int]) -> torch.Tensor:

@@ -3,7 +3,9 @@
 The graphs read their inputs from static tensors sized for the largest batch and a full-length block
 table; each run copies the step's inputs into them and replays. Padding rows write their key/value
 into the reserved null block 0 and attend over one slot of it. The model's decode path has to be
-capturable: it must take lengths from `context_lens_tensor`, not from the Python lists.
+capturable: it must take lengths from `context_lens_tensor`, not from the Python lists, and never
+wait on the device. A model whose decode step does (a mixture of experts' dispatch) names why in
+`cuda_graph_blocker()`, and the engine runs it eagerly.
 """
 
 from __future__ import annotations

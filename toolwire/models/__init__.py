@@ -1,4 +1,5 @@
-"""Model code for the Llama family and loading it from GGUF files, HF folders or the hub."""
+"""Model code for the supported architectures (architectures.py lists the families) and loading it from
+GGUF files, HF folders or the hub."""
 
 from toolwire.models.config import ModelConfig, RopeScaling
 from toolwire.models.errors import ModelLoadError

@@ -17,6 +17,12 @@ from toolwire.models.config import ModelConfig
 
 FAMILY_MODULES = (
     "toolwire.models.llama",
+    "toolwire.models.sparse_moe",
+    "toolwire.models.glm4_moe",
+    "toolwire.models.minimax_m2",
+    "toolwire.models.llama4",
+    "toolwire.models.gpt_oss",
+    "toolwire.models.deepseek_v3",
 )
 
 
@@ -30,6 +36,9 @@ class Architecture:
     gguf_architectures: tuple[str, ...] = ()
     # (metadata, tensor names, rope frequency factors or None) -> ModelConfig
     read_gguf_config: Callable[..., ModelConfig] | None = None
+    # quantization_config.quant_method values whose tensors the model's load_weights reads itself
+    # (gpt-oss: "mxfp4"). Block-scaled "fp8" the HF loader dequantizes for every architecture.
+    hf_quant_methods: tuple[str, ...] = ()
 
 
 @functools.cache
@@ -45,13 +54,18 @@ def _by_gguf_architecture(name: str) -> Architecture | None:
     return next((a for a in all_architectures() if name in a.gguf_architectures), None)
 
 
-def config_from_hf(cfg: Mapping[str, Any], generation_config: Mapping[str, Any] | None = None) -> ModelConfig:
+def hf_architecture(cfg: Mapping[str, Any]) -> Architecture:
+    """The architecture that reads an HF config.json (by its model_type)."""
     model_type = cfg.get("model_type")
     arch = _by_hf_model_type(model_type)
     if arch is None:
         supported = sorted(t for a in all_architectures() for t in a.hf_model_types)
         raise ValueError(f"model_type {model_type!r} is not supported (supported: {', '.join(supported)})")
-    return arch.read_hf_config(cfg, generation_config)
+    return arch
+
+
+def config_from_hf(cfg: Mapping[str, Any], generation_config: Mapping[str, Any] | None = None) -> ModelConfig:
+    return hf_architecture(cfg).read_hf_config(cfg, generation_config)
 
 
 def config_from_gguf(meta: Mapping[str, Any], tensor_names: set[str],

@@ -8,7 +8,7 @@ through a sliding window.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Mapping
 
 
@@ -86,6 +86,12 @@ class ModelConfig:
     @property
     def kv_size(self) -> int:
         return self.num_kv_heads * self.head_dim
+
+
+def model_config_fields(config: ModelConfig) -> dict[str, Any]:
+    """The ModelConfig fields of `config` by name: what a family's config subclass starts from
+    (e.g. the attention half, read as Llama's by dense_config_from_hf)."""
+    return {f.name: getattr(config, f.name) for f in fields(ModelConfig)}
 
 
 # -- HF config.json ---------------------------------------------------------------------------------

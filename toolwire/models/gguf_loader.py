@@ -29,8 +29,18 @@ _LAYER_NAMES = {
     "mlp.gate_proj": "ffn_gate",
     "mlp.up_proj": "ffn_up",
     "mlp.down_proj": "ffn_down",
+    # Mixture-of-experts layers: the router, and the shared expert with its gate (Qwen2-MoE).
+    "mlp.gate": "ffn_gate_inp",
+    "block_sparse_moe.gate": "ffn_gate_inp",
+    "mlp.shared_expert.gate_proj": "ffn_gate_shexp",
+    "mlp.shared_expert.up_proj": "ffn_up_shexp",
+    "mlp.shared_expert.down_proj": "ffn_down_shexp",
+    "mlp.shared_expert_gate": "ffn_gate_inp_shexp",
 }
 _LAYER_PATTERN = re.compile(r"model\.layers\.(\d+)\.(.+)\.(weight|bias)")
+# llama.cpp stores a layer's experts stacked, ffn_{gate,up,down}_exps [E, ...]; the models ask for
+# them as model.layers.N.mlp.experts.{gate,up,down}_proj (see experts.ExpertTensors).
+_STACKED_EXPERTS_PATTERN = re.compile(r"model\.layers\.(\d+)\.mlp\.experts\.(gate|up|down)_proj")
 # llama.cpp's converter reorders the rows of q and k for these architectures (its rotary pairs
 # adjacent elements, HF's pairs the two halves of a head); `_unpermute` undoes it.
 _PERMUTED_ARCHITECTURES = {"llama", "granite"}
@@ -40,6 +50,9 @@ _QUANT_SUFFIX = re.compile(r"[.-](I?Q\d\w*|F16|F32|BF16)$", re.IGNORECASE)
 def gguf_tensor_name(hf_name: str) -> str:
     if hf_name in _GLOBAL_NAMES:
         return _GLOBAL_NAMES[hf_name]
+    stacked = _STACKED_EXPERTS_PATTERN.fullmatch(hf_name)
+    if stacked is not None:
+        return f"blk.{stacked.group(1)}.ffn_{stacked.group(2)}_exps.weight"
     match = _LAYER_PATTERN.fullmatch(hf_name)
     if match is None or match.group(2) not in _LAYER_NAMES:
         raise KeyError(hf_name)
@@ -53,6 +66,15 @@ def _unpermute(tensor: torch.Tensor, num_heads: int) -> torch.Tensor:
             .transpose(1, 2).reshape(tensor.shape))
 
 
+def _read_config(meta, tensor_names: set[str], freq_factors) -> ModelConfig:
+    if meta.get("general.architecture") == "llama" and meta.get("llama.expert_count"):
+        # Mixtral: llama.cpp writes it as "llama" with experts.
+        from toolwire.models.sparse_moe import sparse_moe_config_from_gguf
+
+        return sparse_moe_config_from_gguf(meta, tensor_names, freq_factors)
+    return config_from_gguf(meta, tensor_names, freq_factors)
+
+
 class GGUFCheckpoint:
     def __init__(self, path: Path):
         self.path = path
@@ -61,7 +83,7 @@ class GGUFCheckpoint:
         freq_factors = None
         if "rope_freqs.weight" in self.file.tensors:  # llama3 rope scaling, stored as per-frequency divisors
             freq_factors = tuple(self.file.tensor("rope_freqs.weight").tolist())
-        self.config: ModelConfig = config_from_gguf(self.metadata, set(self.file.tensors), freq_factors)
+        self.config: ModelConfig = _read_config(self.metadata, set(self.file.tensors), freq_factors)
         self._permuted = self.metadata.get("general.architecture") in _PERMUTED_ARCHITECTURES
         self.name = _QUANT_SUFFIX.sub("", path.stem)
 
@@ -74,6 +96,8 @@ class GGUFCheckpoint:
             tensor = _unpermute(tensor, self.config.num_heads)
         elif self._permuted and name.endswith(("attn_k.weight", "attn_k.bias")):
             tensor = _unpermute(tensor, self.config.num_kv_heads)
+        elif name.endswith("ffn_gate_inp_shexp.weight") and tensor.dim() == 1:
+            tensor = tensor.unsqueeze(0)  # HF's shared_expert_gate is a [1, hidden] nn.Linear weight
         return tensor
 
     def tokenizer(self):

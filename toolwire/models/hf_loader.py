@@ -1,5 +1,10 @@
 """A local Hugging Face folder as a checkpoint: config.json, *.safetensors, tokenizer files,
-generation_config.json and the chat template."""
+generation_config.json and the chat template.
+
+Quantized checkpoints: block-scaled FP8 ("quant_method": "fp8") is dequantized here as tensors are
+read, whatever the architecture (fp8.py); a method an architecture reads itself (gpt-oss's mxfp4)
+passes through; any other is refused by name, rather than loaded as unscaled weights.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +15,10 @@ from typing import Any
 import torch
 from safetensors import safe_open
 
-from toolwire.models.architectures import config_from_hf
+from toolwire.models.architectures import hf_architecture
 from toolwire.models.config import ModelConfig
 from toolwire.models.errors import ModelLoadError
+from toolwire.models.fp8 import dequantizing_fp8, fp8_weight_block
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:
@@ -31,7 +37,17 @@ class HFCheckpoint:
         config = _read_json(folder / "config.json")
         if config is None:
             raise ModelLoadError(f"{folder}: no config.json, so this is not a Hugging Face model folder")
-        self.config: ModelConfig = config_from_hf(config, _read_json(folder / "generation_config.json"))
+        arch = hf_architecture(config)
+        self.config: ModelConfig = arch.read_hf_config(config, _read_json(folder / "generation_config.json"))
+        self._get = self._read
+        quantization = config.get("quantization_config") or {}
+        method = quantization.get("quant_method")
+        if method == "fp8":
+            self._get = dequantizing_fp8(self._read, fp8_weight_block(quantization))
+        elif method is not None and method not in arch.hf_quant_methods:
+            supported = ", ".join(["fp8 (block-scaled)"] + [f"{m} ({arch.name} only)" for m in arch.hf_quant_methods])
+            raise ModelLoadError(f"{folder}: config.json's quantization_config has quant_method {method!r}, "
+                                 f"which toolwire cannot read (it reads: {supported})")
         self._files = sorted(folder.glob("*.safetensors"))
         if not self._files:
             raise ModelLoadError(f"{folder}: no *.safetensors weights found")
@@ -47,6 +63,10 @@ class HFCheckpoint:
                 self._where[key] = file
 
     def tensor(self, hf_name: str) -> torch.Tensor:
+        """A tensor by its HF name, dequantized when the checkpoint is FP8 (KeyError: no such tensor)."""
+        return self._get(hf_name)
+
+    def _read(self, hf_name: str) -> torch.Tensor:
         return self._handles[self._where[hf_name]].get_tensor(hf_name)
 
     def tokenizer(self):

@@ -36,10 +36,13 @@ def kv_cache_bytes_per_block(num_layers: int, num_kv_heads: int, head_dim: int, 
 
 def allocate_kv_cache(num_layers: int, num_kv_heads: int, head_dim: int, num_blocks: int, block_size: int,
                       dtype: torch.dtype, device: torch.device | str) -> PagedKVCache:
-    shape = (num_layers, 2, num_blocks, num_kv_heads, block_size, head_dim)
+    storage = zeroed_storage((num_layers, 2, num_blocks, num_kv_heads, block_size, head_dim), dtype, device)
+    return PagedKVCache(list(storage.unbind(0)), num_blocks, block_size)
+
+
+def zeroed_storage(shape: tuple[int, ...], dtype: torch.dtype, device: torch.device | str) -> torch.Tensor:
+    """A zero-filled tensor for a cache of any layout (on CPU from calloc, so untouched pages cost nothing)."""
     device = torch.device(device)
     if device.type == "cpu" and dtype in _NUMPY_STORAGE:
-        storage = torch.from_numpy(np.zeros(shape, dtype=_NUMPY_STORAGE[dtype])).view(dtype)
-    else:
-        storage = torch.zeros(shape, dtype=dtype, device=device)
-    return PagedKVCache(list(storage.unbind(0)), num_blocks, block_size)
+        return torch.from_numpy(np.zeros(shape, dtype=_NUMPY_STORAGE[dtype])).view(dtype)
+    return torch.zeros(shape, dtype=dtype, device=device)

@@ -140,6 +140,11 @@ class LlamaForCausalLM(torch.nn.Module):
             x = layer.forward(x, cos, sin, kv_cache.layers[i], self.attention, meta)
         return self.norm.forward(x)
 
+    def cuda_graph_blocker(self) -> str | None:
+        """Why a decode step of this model cannot be captured in a CUDA graph (the engine then runs
+        it eagerly), or None when it can: what the first module declaring a `capture_blocker` says."""
+        return next((m.capture_blocker for m in self.modules() if getattr(m, "capture_blocker", None)), None)
+
     def compute_logits(self, hidden: torch.Tensor) -> torch.Tensor:
         """[N, hidden] -> float32 logits [N, vocab]."""
         logits = self.lm_head.forward(hidden).float()
