@@ -44,6 +44,8 @@ class ServerConfig:
     auto_tool_constraint: str = "full"
     # Whether a grammar-constrained reply that loops inside a value is steered out of the loop.
     repetition_guard: bool = True
+    # Whether a grammar-held reply near max_tokens is steered onto its shortest complete end.
+    close_at_limit: bool = True
     reasoning_parser: str | None = None
     # The name of the reasoning text in chat completions: "reasoning_content" or "reasoning".
     reasoning_field: str = "reasoning_content"

@@ -74,6 +74,10 @@ def build_parser() -> argparse.ArgumentParser:
     tools.add_argument("--no-repetition-guard", dest="repetition_guard", action="store_false",
                        help="let a grammar-constrained reply repeat itself inside a value (by default a loop "
                             "of a short run of tokens is broken once it has repeated 4 times over 16 tokens)")
+    tools.add_argument("--no-close-at-limit", dest="close_at_limit", action="store_false",
+                       help="let max_tokens cut a grammar-held reply anywhere (by default, once the tokens "
+                            "left come down to what the shortest complete call or JSON value needs, the "
+                            "reply is steered onto it, so it ends valid; finish_reason stays length)")
     tools.add_argument("--reasoning-parser", "--reasoning_parser", metavar="NAME",
                        help="split reasoning (<think>...</think>) into reasoning_content: deepseek_r1, qwen3")
     tools.add_argument("--reasoning-field", choices=list(REASONING_FIELDS),

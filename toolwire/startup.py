@@ -102,7 +102,8 @@ def build_state(config: ServerConfig) -> ServerState:
 
     guided = GuidedDecoding.for_tokenizer(loaded.tokenizer, vocab_size=engine.engine.vocab_size,
                                           stop_token_ids=sorted(engine.engine.eos_token_ids),
-                                          repetition_guard=RepetitionGuard() if config.repetition_guard else None)
+                                          repetition_guard=RepetitionGuard() if config.repetition_guard else None,
+                                          close_at_limit=config.close_at_limit)
 
     served = list(config.served_model_name or [loaded.name])
     state = ServerState(

@@ -16,9 +16,10 @@ from toolwire.cli import main as toolwire_main
 from toolwire.evals.bfcl import main
 from toolwire.evals.bfcl.data import CATEGORIES, PACKAGE, RELEVANCE_CATEGORIES, find_data_dir, load_category
 
-SUMMARY_KEYS = {"accuracy", "valid_call_rate", "no_call_rate", "truncated_rate", "http_error_rate", "mean_latency_s", "count",
-                "categories"}
-LINE_KEYS = {"id", "category", "request", "message", "finish_reason", "calls", "verdict", "reason", "latency_s"}
+SUMMARY_KEYS = {"accuracy", "valid_call_rate", "no_call_rate", "truncated_rate", "http_error_rate", "mean_latency_s",
+                "mean_output_tokens", "count", "categories"}
+LINE_KEYS = {"id", "category", "request", "message", "finish_reason", "calls", "verdict", "reason", "latency_s",
+             "completion_tokens"}
 
 
 def run_eval(capsys, *args: str) -> dict:
@@ -66,6 +67,7 @@ def test_eval_summary(any_server, capsys, tmp_path):
             assert 0.0 <= figs[key] <= 1.0
         assert figs["http_error_rate"] == 0.0
         assert figs["mean_latency_s"] > 0
+        assert 0 < figs["mean_output_tokens"] <= 32
     assert summary["categories"]["simple_python"]["count"] == 3
     lines = [json.loads(line) for line in output.read_text().splitlines()]
     assert [line["id"] for line in lines] == ["simple_python_0", "simple_python_1", "simple_python_2",

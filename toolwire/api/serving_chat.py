@@ -23,7 +23,7 @@ from toolwire.api.errors import APIError, stream_failure
 from toolwire.api.sampling import build_sampling_params, drain_watching_client, raise_for_failure, raise_if_shut_down
 from toolwire.api.sse import DONE, sse_event
 from toolwire.api.state import ServerState
-from toolwire.api.validation import check_length, check_model, check_sampling, check_tools
+from toolwire.api.validation import check_length, check_model, check_room_for_output, check_sampling, check_tools
 from toolwire.chat.choice_stream import ChoiceEvent, ChoiceStream
 from toolwire.chat.output import ChoiceAccumulator
 from toolwire.chat.tool_choice import ToolChoiceFilter
@@ -73,6 +73,7 @@ class ChatHandler:
             (request.top_logprobs or 0) if request.logprobs else None))
         state.check_engine_request(prompt_ids, params)
         params.constraint_factory = await state.chat_constraint(request, prompt_text)
+        await asyncio.to_thread(check_room_for_output, params.constraint_factory, max_tokens)
         request_id = random_id(id_prefix)
         events = self._events(prompt_ids, params, request_id, choices, arrival)
         return ChatRun(request, request_id, int(time.time()), prompt_text, len(prompt_ids), choices, events)

@@ -21,6 +21,7 @@ from toolwire.api.validation import (
     check_completion_request,
     check_length,
     check_model,
+    check_room_for_output,
     check_sampling,
 )
 
@@ -83,6 +84,7 @@ class CompletionHandler:
                                       or 16, state.max_model_len, "prompt")
             params = build_sampling_params(request, max_tokens, state, logprobs=request.logprobs)
             params.constraint_factory = constraint
+            check_room_for_output(constraint, max_tokens)
             state.check_engine_request(ids, params)
             prompts.append((ids, text, params))
 

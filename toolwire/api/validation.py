@@ -115,6 +115,17 @@ def check_length(prompt_tokens: int, max_tokens: int | None, max_model_len: int,
     return max_tokens
 
 
+def check_room_for_output(constraint, max_tokens: int) -> None:
+    """A grammar-held output that cannot be complete within max_tokens is refused up front (the
+    grammar's shortest complete output says what would do) rather than answered invalid."""
+    shortest = constraint.shortest_output_tokens() if constraint is not None else None
+    if shortest is not None and max_tokens < shortest:
+        raise APIError(
+            f"max_tokens is {max_tokens}, but the shortest output this request's constraint (its "
+            f"tool_choice or response_format) allows takes {shortest} tokens: set max_tokens to at least "
+            f"{shortest}.", 400, param="max_tokens", code="max_tokens_too_small")
+
+
 def check_completion_request(request: CompletionRequest) -> None:
     if request.suffix:
         raise APIError("suffix is not supported", 400, param="suffix")

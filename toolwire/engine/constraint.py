@@ -22,6 +22,9 @@ class TokenConstraint(Protocol):
     def is_terminated(self) -> bool:
         """True once the constraint is complete: the sequence then finishes with reason "stop"."""
 
+    # Optional: `limit_tokens(max_new_tokens)`, called once with the most tokens the sequence may
+    # generate (max_tokens, or what the context has left), for constraints that end within it.
+
 
 def bitmask_width(vocab_size: int) -> int:
     return (vocab_size + 31) // 32

@@ -53,9 +53,14 @@ class LLMEngine:
         kv_cache = model.make_kv_cache(num_blocks, block_size, dtype, self.device)
         graphs = None
         if self.device.type == "cuda" and not config.enforce_eager:
-            sizes = config.cuda_graph_batch_sizes or default_graph_batch_sizes(config.max_num_seqs)
-            max_blocks = -(-self.max_model_len // block_size)
-            graphs = DecodeGraphs(model, kv_cache, sizes, max_blocks, self.device)
+            # A model whose decode step syncs with the host (an expert bank's dispatch) says so, and why.
+            blocker = model.cuda_graph_blocker() if hasattr(model, "cuda_graph_blocker") else None
+            if blocker:
+                logger.info("decode steps run eagerly, without CUDA graphs: %s", blocker)
+            else:
+                sizes = config.cuda_graph_batch_sizes or default_graph_batch_sizes(config.max_num_seqs)
+                max_blocks = -(-self.max_model_len // block_size)
+                graphs = DecodeGraphs(model, kv_cache, sizes, max_blocks, self.device)
         self.runner = ModelRunner(model, kv_cache, block_size, self.vocab_size,
                                   Sampler(self.eos_token_ids, config.seed, self.device, self.sampled_vocab_size),
                                   self.device, graphs)
@@ -93,8 +98,10 @@ class LLMEngine:
                 generator = torch.Generator(device=self.device).manual_seed(_choice_seed(params.seed, index))
             constraint = params.constraint_factory() if params.constraint_factory else None
             seq = Sequence(request_id, prompt_token_ids, params, index, generator, constraint)
-            self._processors[seq.seq_id] = OutputProcessor(seq, self.tokenizer, self.eos_token_ids,
-                                                           self.max_model_len)
+            processor = OutputProcessor(seq, self.tokenizer, self.eos_token_ids, self.max_model_len)
+            self._processors[seq.seq_id] = processor
+            if hasattr(constraint, "limit_tokens"):  # it can end its output within the budget
+                constraint.limit_tokens(processor.max_len - seq.num_prompt_tokens)
             seqs.append(seq)
         self._requests[request_id] = seqs
         for seq in seqs:

@@ -77,6 +77,9 @@ class ToolCallFamily:
     id_style: IdStyle = IdStyle.OPENAI
     template_markers: tuple[TemplateMarker, ...] = ()
     instruction: str = DEFAULT_INSTRUCTION  # the tool prompt's sentence before the example call
+    # Strings that end a free-text value in this syntax (`</parameter>`): what closes a value when a
+    # call must end within max_tokens (JSON's closers need no mention).
+    value_end_markers: tuple[str, ...] = ()
 
     def calls_grammar(self, tools: Sequence[CallableTool], *, parallel: bool,
                       payload: str | None = None) -> CallsGrammar:

@@ -11,13 +11,15 @@ import hashlib
 import json
 import re
 import threading
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
 
+from toolwire.guided.closing import ShortestCompletion
 from toolwire.guided.constraint import XGrammarConstraint
 from toolwire.guided.errors import GuidedDecodingError
 from toolwire.guided.repetition import RepetitionGuard
 from toolwire.formats.grammar import MAX_JSON_WHITESPACE
 from toolwire.guided.structure import GrammarRequest
+from toolwire.guided.token_masks import TokenMasks
 
 
 class GrammarBackend(Protocol):
@@ -29,16 +31,22 @@ class GrammarBackend(Protocol):
     def compile(self, request: GrammarRequest) -> Any:
         """Compile, or raise GuidedDecodingError."""
 
-    def new_constraint(self, compiled: Any, repetition_guard: RepetitionGuard | None = None) -> Any:
-        """A fresh per-sequence constraint (fill_bitmask / accept_token / is_terminated)."""
+    def new_constraint(self, compiled: Any, repetition_guard: RepetitionGuard | None = None,
+                       closing: ShortestCompletion | None = None) -> Any:
+        """A fresh per-sequence constraint (fill_bitmask / accept_token / is_terminated); `closing`:
+        how it completes the output within its token budget (None: it does not)."""
 
 
 class XGrammarBackend:
     name = "xgrammar"
 
-    def __init__(self, tokenizer_info: Any, tokenizer_key: str, *, max_threads: int = 2):
+    def __init__(self, tokenizer_info: Any, tokenizer_key: str, *, max_threads: int = 2,
+                 encode: Callable[[str], list[int]] | None = None):
+        """`encode`: text -> the tokenizer's token ids (no special tokens added), for completions."""
         import xgrammar as xgr
 
+        self.encode = encode
+        self.token_masks = TokenMasks(tokenizer_info.decoded_vocab)
         self.tokenizer_info = tokenizer_info
         self.tokenizer_key = tokenizer_key
         self.vocab_size = tokenizer_info.vocab_size
@@ -69,7 +77,8 @@ class XGrammarBackend:
                 raise GuidedDecodingError("the tokenizer has no EOS token: pass stop_token_ids")
             stops = (eos,) if isinstance(eos, int) else tuple(eos)
         info = xgr.TokenizerInfo.from_huggingface(tokenizer, vocab_size=vocab_size, stop_token_ids=list(stops))
-        backend = cls(info, _tokenizer_key(tokenizer, info), max_threads=max_threads)
+        backend = cls(info, _tokenizer_key(tokenizer, info), max_threads=max_threads,
+                      encode=lambda text: tokenizer.encode(text, add_special_tokens=False))
         with _backends_lock:
             _backends[key] = (tokenizer, backend)  # keeps the tokenizer alive, so its id stays its own
         return backend
@@ -101,8 +110,10 @@ class XGrammarBackend:
         except Exception as exc:
             raise GuidedDecodingError(_first_line(exc)) from exc
 
-    def new_constraint(self, compiled: Any, repetition_guard: RepetitionGuard | None = None) -> XGrammarConstraint:
-        return XGrammarConstraint(compiled, self.stop_token_ids, self.vocab_size, repetition_guard)
+    def new_constraint(self, compiled: Any, repetition_guard: RepetitionGuard | None = None,
+                       closing: ShortestCompletion | None = None) -> XGrammarConstraint:
+        return XGrammarConstraint(compiled, self.stop_token_ids, self.vocab_size, repetition_guard, closing,
+                                  self.token_masks)
 
 
 _backends: dict[tuple, tuple[Any, XGrammarBackend]] = {}

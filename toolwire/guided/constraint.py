@@ -4,29 +4,69 @@ The engine (toolwire.engine.constraint.TokenConstraint) calls, per decode step, 
 helper thread while the forward pass runs, then `accept_token` with the sampled token and
 `is_terminated` to end the sequence. The matcher ends once it has accepted a stop token at a place
 where the grammar is complete.
+
+Closing within the budget: told how many tokens the reply may still take (`limit_tokens`), the
+constraint keeps an eye on how many the shortest completion from its state needs
+(`ShortestCompletion`). Once the tokens left come down to that, it allows only the completion's tokens,
+one per step, so the reply's last token completes the grammar: a call cut by max_tokens still ends
+as a whole, schema-valid call (its finish_reason stays "length").
 """
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import torch
 
+from toolwire.guided.closing import ShortestCompletion
 from toolwire.guided.repetition import RepetitionGuard
+from toolwire.guided.token_masks import TokenMasks
+from toolwire.guided.variation import VariationGuard
+
+# How many tokens of slack the completion is re-measured with every step; further from the limit it
+# is re-measured every REMEASURE_EVERY tokens (one token rarely adds more than a few to it).
+CLOSING_MARGIN = 24
+REMEASURE_EVERY = 8
+# Within this many tokens of the limit (beyond what the completion needs), only tokens that open
+# nothing (no quote, bracket, brace, tag or separator: text, digits, closers) may come besides the
+# completion's own next token, so the completion cannot grow past the tokens left.
+CLOSING_ZONE = 12
 
 
 class XGrammarConstraint:
-    __slots__ = ("_matcher", "_stop_token_ids", "_width", "_guard", "accepted")
+    __slots__ = ("_matcher", "_stop_token_ids", "_width", "_guard", "_variation", "_closing", "_budget", "_need",
+                 "_measured_at", "_forced", "_first_need", "_call_need", "_closing_next", "accepted")
 
     def __init__(self, compiled: Any, stop_token_ids: list[int], vocab_size: int,
-                 repetition_guard: RepetitionGuard | None = None):
+                 repetition_guard: RepetitionGuard | None = None, closing: ShortestCompletion | None = None,
+                 token_masks: TokenMasks | None = None):
+        """`token_masks`: the vocabulary's token texts and sets; with a repetition guard, loops with
+        variation are broken too (VariationGuard)."""
         import xgrammar as xgr
 
         self._matcher = xgr.GrammarMatcher(compiled)
         self._stop_token_ids = stop_token_ids
         self._width = (vocab_size + 31) // 32
         self._guard = repetition_guard
+        self._variation = VariationGuard(token_masks) if repetition_guard and token_masks is not None else None
+        self._closing = closing
+        self._budget: int | None = None
+        self._need = 0  # the completion's length in tokens when last measured
+        self._measured_at = -REMEASURE_EVERY
+        self._forced: list[int] = []  # the completion being written, once the limit is near
+        self._first_need = 0  # the whole output's shortest length (0 when the empty output is complete)
+        self._closing_next: int | None = None  # the completion's first token when last measured
+        self._call_need: int | None = None  # tool_choice auto: the fewest tokens a call takes
         self.accepted: list[int] = []
+
+    @property
+    def matcher(self) -> Any:
+        return self._matcher
+
+    def limit_tokens(self, max_new_tokens: int) -> None:
+        """The most tokens this reply may take (max_tokens, or what the context has left)."""
+        self._budget = max_new_tokens
 
     @property
     def num_accepted(self) -> int:
@@ -42,18 +82,72 @@ class XGrammarConstraint:
             bitmask_row[self._width:] = 0
             bitmask_row = bitmask_row[:self._width]
         if self._matcher.is_terminated():
-            bitmask_row.zero_()
-            for token_id in self._stop_token_ids:
-                word, bit = divmod(token_id, 32)
-                bitmask_row[word] |= (1 << bit) - (1 << 32 if bit == 31 else 0)
+            _allow_only(bitmask_row, self._stop_token_ids)
+            return True
+        forced = self._completion_due()
+        if forced is not None:
+            _allow_only(bitmask_row, forced)
             return True
         restricted = bool(self._matcher.fill_next_token_bitmask(bitmask_row))
-        return self._break_loop(bitmask_row) or restricted
+        if self._call_would_not_fit():
+            _narrow(bitmask_row[:self._width], self._closing.no_call_opener[:self._width])
+            restricted = True
+        elif self._in_closing_zone():
+            next_token = self._closing_next
+            keep = bool(_allowed(bitmask_row, next_token))
+            bitmask_row[:self._width] &= self._closing.quiet_tokens[:self._width]
+            if keep:
+                _allow(bitmask_row, next_token)
+            return True
+        varied = self._variation is not None and self._variation.restrict(bitmask_row)
+        return self._break_loop(bitmask_row) or varied or restricted
+
+    def _call_would_not_fit(self) -> bool:
+        """In free text near the limit, where a call begun now could not end (tool_choice auto)."""
+        if self._call_need is None or self._budget is None or not self._matcher.is_completed():
+            return False
+        return self._budget - len(self.accepted) <= self._call_need + CLOSING_ZONE
+
+    def _in_closing_zone(self) -> bool:
+        if self._budget is None or self._closing is None or self._closing_next is None \
+                or self._closing.quiet_tokens is None:
+            return False
+        return self._budget - len(self.accepted) - self._need <= CLOSING_ZONE
+
+    def _completion_due(self) -> list[int] | None:
+        """The tokens allowed once the tokens left come down to what the completion needs: its next
+        token, or the stop tokens when the output is complete and another call would not fit."""
+        if self._forced:
+            return self._forced[:1]
+        if self._closing is None or self._budget is None:
+            return None
+        left = self._budget - len(self.accepted)
+        since = len(self.accepted) - self._measured_at
+        if left > self._need + CLOSING_MARGIN and since < REMEASURE_EVERY:
+            return None
+        completion = self._closing.tokens(self._matcher)
+        self._measured_at = len(self.accepted)
+        self._closing_next = completion[0] if completion else None
+        if completion is None:
+            return None
+        if not self.accepted:
+            self._first_need = len(completion)
+            if self._closing.no_call_opener is not None:
+                self._call_need = self._closing.call_tokens(self._matcher)
+        if not completion:
+            # Complete (a call written, more may follow): end now rather than start one that cannot end.
+            return self._stop_token_ids if 0 < left <= self._first_need else None
+        self._need = len(completion)
+        if len(completion) >= left:
+            self._forced = completion
+            return completion[:1]
+        return None
 
     def _break_loop(self, bitmask_row: torch.Tensor) -> bool:
         """Disallow the token that would continue a loop (see RepetitionGuard), unless it is the only
         one allowed; returns whether it did."""
-        token_id = self._guard.looping_token(self.accepted) if self._guard else None
+        text_of = self._variation.text_of if self._variation is not None else None
+        token_id = self._guard.looping_token(self.accepted, text_of) if self._guard else None
         if token_id is None:
             return False
         word, bit = divmod(token_id, 32)
@@ -69,6 +163,13 @@ class XGrammarConstraint:
     def accept_token(self, token_id: int) -> bool:
         if self._matcher.accept_token(token_id):
             self.accepted.append(token_id)
+            if self._variation is not None:
+                self._variation.feed(token_id)
+            if self._forced:
+                if self._forced[0] == token_id:
+                    del self._forced[0]
+                else:
+                    self._forced.clear()
             return True
         return False
 
@@ -83,6 +184,8 @@ class XGrammarConstraint:
         """Forget the last `num_tokens` accepted tokens (speculative decoding, jump-forward retokenizing)."""
         self._matcher.rollback(num_tokens)
         del self.accepted[len(self.accepted) - num_tokens:]
+        self._forced.clear()
+        self._measured_at = -REMEASURE_EVERY
 
     def jump_forward_text(self) -> str:
         """The longest text the grammar forces from here (e.g. `", "arguments": ` after a name); the
@@ -96,8 +199,36 @@ class XGrammarConstraint:
         clone._stop_token_ids = self._stop_token_ids
         clone._width = self._width
         clone._guard = self._guard
+        clone._variation = copy.deepcopy(self._variation)
+        clone._closing, clone._budget, clone._need = self._closing, self._budget, self._need
+        clone._measured_at, clone._forced = self._measured_at, list(self._forced)
+        clone._first_need, clone._closing_next = self._first_need, self._closing_next
+        clone._call_need = self._call_need
         clone.accepted = list(self.accepted)
         return clone
+
+
+def _narrow(bitmask_row: torch.Tensor, allowed: torch.Tensor) -> None:
+    """bitmask_row &= allowed, unless that would leave nothing."""
+    narrowed = bitmask_row & allowed
+    if bool(narrowed.any()):
+        bitmask_row.copy_(narrowed)
+
+
+def _allow_only(bitmask_row: torch.Tensor, token_ids: list[int]) -> None:
+    bitmask_row.zero_()
+    for token_id in token_ids:
+        _allow(bitmask_row, token_id)
+
+
+def _allow(bitmask_row: torch.Tensor, token_id: int) -> None:
+    word, bit = divmod(token_id, 32)
+    bitmask_row[word] = _as_int32(int(bitmask_row[word]) | (1 << bit))
+
+
+def _allowed(bitmask_row: torch.Tensor, token_id: int) -> bool:
+    word, bit = divmod(token_id, 32)
+    return bool((int(bitmask_row[word]) >> bit) & 1)
 
 
 def _as_int32(value: int) -> int:

@@ -22,11 +22,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from toolwire.guided.backend import GrammarBackend, XGrammarBackend
+from toolwire.guided.closing import ShortestCompletion
 from toolwire.guided.errors import GuidedDecodingError
 from toolwire.guided.repetition import RepetitionGuard
 from toolwire.guided.schema import arguments_schema
 from toolwire.guided.specs import GuidedSpec, JsonSpec, ToolCallsSpec, spec_key
-from toolwire.guided.structure import GrammarRequest, build_grammar
+from toolwire.guided.structure import GrammarRequest, build_grammar, call_openers
 
 _PARAM_OF_KIND = {"json": "response_format", "regex": "guided_regex", "choice": "guided_choice",
                   "grammar": "guided_grammar"}
@@ -35,21 +36,33 @@ _PARAM_OF_KIND = {"json": "response_format", "regex": "guided_regex", "choice": 
 class CompiledConstraint:
     """A compiled spec. Calling it makes a fresh per-sequence constraint: it is a constraint factory."""
 
-    __slots__ = ("spec", "request", "grammar", "backend", "compile_seconds", "repetition_guard")
+    __slots__ = ("spec", "request", "grammar", "backend", "compile_seconds", "repetition_guard", "closing",
+                 "_shortest")
 
     def __init__(self, spec: GuidedSpec, request: GrammarRequest, grammar: Any, backend: GrammarBackend,
-                 compile_seconds: float, repetition_guard: RepetitionGuard | None = None):
+                 compile_seconds: float, repetition_guard: RepetitionGuard | None = None,
+                 closing: ShortestCompletion | None = None):
         self.spec = spec
         self.request = request
         self.grammar = grammar
         self.backend = backend
         self.compile_seconds = compile_seconds
         self.repetition_guard = repetition_guard
+        self.closing = closing
+        self._shortest: int | None = None
 
     def __call__(self):
-        return self.backend.new_constraint(self.grammar, self.repetition_guard)
+        return self.backend.new_constraint(self.grammar, self.repetition_guard, self.closing)
 
     new_constraint = __call__
+
+    def shortest_output_tokens(self) -> int | None:
+        """How many tokens a complete output takes at least, as the completion search finds it (None:
+        completions are off, or none was found)."""
+        if self._shortest is None and self.closing is not None:
+            completion = self.closing.tokens(self.backend.new_constraint(self.grammar).matcher)
+            self._shortest = -1 if completion is None else len(completion)
+        return None if self._shortest in (None, -1) else self._shortest
 
 
 @dataclass
@@ -108,10 +121,13 @@ class GrammarCache:
 class GuidedDecoding:
     def __init__(self, backend: GrammarBackend, *, cache: GrammarCache | None = None,
                  executor: ThreadPoolExecutor | None = None, max_workers: int | None = None,
-                 repetition_guard: RepetitionGuard | None = RepetitionGuard()):
-        """`repetition_guard`: how constrained replies are kept from looping inside a value (None: not)."""
+                 repetition_guard: RepetitionGuard | None = RepetitionGuard(), close_at_limit: bool = True):
+        """`repetition_guard`: how constrained replies are kept from looping inside a value (None: not);
+        `close_at_limit`: whether a reply near its token limit is steered onto the shortest complete
+        output (see guided/closing.py)."""
         self.backend = backend
         self.repetition_guard = repetition_guard
+        self.close_at_limit = close_at_limit
         self.cache = cache if cache is not None else GrammarCache()
         self._executor = executor or ThreadPoolExecutor(
             max_workers=max_workers or min(2, os.cpu_count() or 1), thread_name_prefix="toolwire-grammar")
@@ -149,7 +165,16 @@ class GuidedDecoding:
         except GuidedDecodingError as exc:
             raise self._explain(spec, exc) from exc
         return CompiledConstraint(spec, request, grammar, self.backend, time.perf_counter() - started,
-                                  self.repetition_guard)
+                                  self.repetition_guard, self._closing(spec))
+
+    def _closing(self, spec: GuidedSpec) -> ShortestCompletion | None:
+        encode = getattr(self.backend, "encode", None)
+        if not self.close_at_limit or encode is None:
+            return None
+        tool_calls = isinstance(spec, ToolCallsSpec)
+        markers = spec.format.value_end_markers if tool_calls else ()
+        openers = call_openers(spec) if tool_calls and spec.mode == "auto" else ()
+        return ShortestCompletion(encode, markers, getattr(self.backend, "token_masks", None), openers)
 
     def _explain(self, spec: GuidedSpec, exc: GuidedDecodingError) -> GuidedDecodingError:
         """The compile error, naming the tool whose schema caused it when there is one."""

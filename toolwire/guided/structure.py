@@ -125,6 +125,14 @@ def tool_calls_node(spec: ToolCallsSpec) -> Node:
     return either(*branches)
 
 
+def call_openers(spec: ToolCallsSpec) -> tuple[str, ...]:
+    """What opens a block of calls in free text (tool_choice auto): the trigger, and the bare start of
+    families whose blocks may leave the trigger out."""
+    tools = [(tool.name, arguments_schema(tool, spec)) for tool in spec.callable_tools]
+    grammar = spec.format.calls_grammar(tools, parallel=_parallel(spec), payload=spec.payload)
+    return tuple(opener for opener in (grammar.trigger, grammar.bare_start) if opener)
+
+
 def _parallel(spec: ToolCallsSpec) -> bool:
     """Whether several calls may be written: a named tool_choice asks for exactly one call."""
     return spec.parallel and spec.mode != "named"

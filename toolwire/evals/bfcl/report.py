@@ -10,6 +10,7 @@ Per group of entries (every rate is a share of all the group's entries):
 - `http_error_rate`: no usable response (HTTP error status, timeout, connection failure, malformed
   body or stream);
 - `mean_latency_s`: mean request time over the entries that got a response;
+- `mean_output_tokens`: mean reply length (the server's usage.completion_tokens) over those that said;
 - `count`.
 
 The overall figures pool all entries (a micro average: categories weigh by their entry counts).
@@ -24,12 +25,13 @@ from typing import Any
 from toolwire.evals.bfcl.runner import EntryResult
 
 METRICS = ("accuracy", "valid_call_rate", "no_call_rate", "truncated_rate", "http_error_rate", "mean_latency_s",
-           "count")
+           "mean_output_tokens", "count")
 
 
 def figures(results: list[EntryResult]) -> dict[str, Any]:
     count = len(results)
     answered = [r.latency_s for r in results if not r.http_error and r.latency_s is not None]
+    lengths = [r.completion_tokens for r in results if r.completion_tokens is not None]
 
     def share(flags: Iterable[bool]) -> float:
         return round(sum(flags) / count, 4) if count else 0.0
@@ -41,6 +43,7 @@ def figures(results: list[EntryResult]) -> dict[str, Any]:
         "truncated_rate": share(r.truncated for r in results),
         "http_error_rate": share(r.http_error for r in results),
         "mean_latency_s": round(sum(answered) / len(answered), 4) if answered else None,
+        "mean_output_tokens": round(sum(lengths) / len(lengths), 1) if lengths else None,
         "count": count,
     }
     errors = Counter(r.error_kind for r in results if r.error_kind)
@@ -63,7 +66,7 @@ def summarize(results: list[EntryResult], config: dict[str, Any] | None = None) 
 
 
 def table(summary: dict[str, Any]) -> str:
-    header = ["category", "count", "accuracy", "valid_calls", "no_call", "truncated", "http_error", "latency_s"]
+    header = ["category", "count", "accuracy", "valid_calls", "no_call", "truncated", "http_error", "latency_s", "out_tokens"]
     rows = [[name, *(_cells(figs))] for name, figs in summary["categories"].items()]
     if len(summary["categories"]) > 1:
         rows.append(["overall", *_cells(summary)])
@@ -76,7 +79,7 @@ def table(summary: dict[str, Any]) -> str:
 
 
 def _cells(figs: dict[str, Any]) -> list[str]:
-    latency = figs["mean_latency_s"]
+    latency, tokens = figs["mean_latency_s"], figs["mean_output_tokens"]
     return [str(figs["count"]), f"{figs['accuracy']:.3f}", f"{figs['valid_call_rate']:.1%}",
             f"{figs['no_call_rate']:.1%}", f"{figs['truncated_rate']:.1%}", f"{figs['http_error_rate']:.1%}",
-            "-" if latency is None else f"{latency:.2f}"]
+            "-" if latency is None else f"{latency:.2f}", "-" if tokens is None else f"{tokens:.1f}"]

@@ -59,6 +59,7 @@ class EntryResult:
     verdict: str = "error"  # correct | wrong | error (no usable response)
     reason: str = ""
     latency_s: float | None = None
+    completion_tokens: int | None = None  # the reply's length as the server's usage counts it
     http_status: int | None = None
     error_kind: str | None = None
     schema_valid: bool = False  # at least one call, and every call valid against its tool's schema
@@ -93,6 +94,7 @@ def build_request(entry: BfclEntry, config: EvalConfig) -> tuple[dict[str, Any],
     body.update(temperature=config.temperature, max_tokens=config.max_tokens)
     if config.stream:
         body["stream"] = True
+        body["stream_options"] = {"include_usage": True}
     return body, names
 
 
@@ -154,7 +156,7 @@ async def evaluate_entry(client: httpx.AsyncClient, entry: BfclEntry, config: Ev
     result = EntryResult(id=entry.id, category=entry.category, request=request_summary(body))
     started = time.perf_counter()
     try:
-        message, result.finish_reason, status = await _send(client, body, config)
+        message, result.finish_reason, status, result.completion_tokens = await _send(client, body, config)
         result.http_status = status
     except httpx.HTTPStatusError as exc:
         result.latency_s = time.perf_counter() - started
@@ -177,18 +179,20 @@ async def evaluate_entry(client: httpx.AsyncClient, entry: BfclEntry, config: Ev
 
 
 async def _send(client: httpx.AsyncClient, body: dict[str, Any],
-                config: EvalConfig) -> tuple[dict[str, Any], str | None, int]:
-    """The first choice's message and finish_reason, and the HTTP status."""
+                config: EvalConfig) -> tuple[dict[str, Any], str | None, int, int | None]:
+    """The first choice's message and finish_reason, the HTTP status, and usage's completion_tokens."""
     url = f"{config.base_url}/chat/completions"
     if not body.get("stream"):
         response = await client.post(url, json=body, headers=config.headers)
         if response.status_code >= 400:
             response.raise_for_status()
-        choices = response.json().get("choices") or []
+        reply = response.json()
+        choices = reply.get("choices") or []
         if not choices or not isinstance(choices[0].get("message"), dict):
             raise ValueError("the response has no choices[0].message")
-        return choices[0]["message"], choices[0].get("finish_reason"), response.status_code
+        return choices[0]["message"], choices[0].get("finish_reason"), response.status_code, _completion_tokens(reply)
     assembler = StreamAssembler()
+    tokens = None
     async with client.stream("POST", url, json=body, headers=config.headers) as response:
         if response.status_code >= 400:
             await response.aread()
@@ -197,8 +201,14 @@ async def _send(client: httpx.AsyncClient, body: dict[str, Any],
             if payload is DONE:
                 break
             assembler.feed(payload)
+            tokens = _completion_tokens(payload) if isinstance(payload, dict) and payload.get("usage") else tokens
     first = assembler.choices.get(0)
-    return assembler.message(), first.finish_reason if first else None, response.status_code
+    return assembler.message(), first.finish_reason if first else None, response.status_code, tokens
+
+
+def _completion_tokens(reply: dict[str, Any]) -> int | None:
+    tokens = (reply.get("usage") or {}).get("completion_tokens")
+    return tokens if isinstance(tokens, int) else None
 
 
 async def run_entries(entries: list[BfclEntry], config: EvalConfig, *, progress: bool = True) -> list[EntryResult]:

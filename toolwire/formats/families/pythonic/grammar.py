@@ -5,7 +5,7 @@ Python writes them), integer / number -> Python numbers, boolean -> True / False
 array -> [...], object -> {'key': value} (listed properties in schema order, optional ones may be
 left out), enum / const -> exactly those literals, type lists and anyOf / oneOf -> alternatives, local
 $refs -> their definitions. What Python literals cannot say cheaply is not enforced here: string
-patterns and formats, numeric bounds, array lengths. Floats are kept finite (at most 16 integer digits
+patterns and formats, numeric bounds, array lengths (beyond "not empty" for minItems >= 1). Floats are kept finite (at most 16 integer digits
 and a two-digit exponent): a literal that overflows to infinity has no JSON rendering. A schema with
 nothing to go on (no type, `{}`) admits any literal.
 """
@@ -23,9 +23,9 @@ _SEP = '"," " "?'  # between list items, dict items and keyword arguments: Pytho
 # strings have: written as a starred alternative with escapes, a string costs ~45 ms per mask.
 _BASE_RULES = r"""
 py_sq_str ::= "'" py_sq_rest
-py_sq_rest ::= ("'" | [^'\\\r\n] py_sq_rest | "\\" py_esc py_sq_rest) (= " "? [,)\]}:])
+py_sq_rest ::= ("'" | [^'\\\r\n\0] py_sq_rest | "\\" py_esc py_sq_rest) (= " "? [,)\]}:])
 py_dq_str ::= "\"" py_dq_rest
-py_dq_rest ::= ("\"" | [^"\\\r\n] py_dq_rest | "\\" py_esc py_dq_rest) (= " "? [,)\]}:])
+py_dq_rest ::= ("\"" | [^"\\\r\n\0] py_dq_rest | "\\" py_esc py_dq_rest) (= " "? [,)\]}:])
 py_esc ::= ["'\\abfnrtv0] | "x" py_hex py_hex | "u" py_hex py_hex py_hex py_hex
 py_hex ::= [0-9a-fA-F]
 py_str ::= py_sq_str | py_dq_str
@@ -116,7 +116,9 @@ class _Rules:
                 body = '"[" ' + (" " + _SEP + " ").join(parts) + ' "]"' if parts else '"[" "]"'
                 return self.add(self.new_name(hint), body)
             item = self.value(items, hint + "_item")
-            return self.add(self.new_name(hint), f'"[" ({item} ({_SEP} {item})*)? "]"')
+            listed = f"{item} ({_SEP} {item})*"
+            return self.add(self.new_name(hint), f'"[" {listed} "]"' if schema.get("minItems", 0) >= 1
+                            else f'"[" ({listed})? "]"')
         if kind == "object":
             props = schema.get("properties")
             if not isinstance(props, dict) or not props:

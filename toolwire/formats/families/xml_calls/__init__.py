@@ -29,6 +29,7 @@ class XmlCallFamily(ToolCallFamily):
         self.name, self.syntax = name, syntax
         self.template_markers = tuple(template_markers)
         self.instruction = instruction
+        self.value_end_markers = (syntax.value_end, "\n" + syntax.value_end)
 
     def calls_grammar(self, tools: Sequence[CallableTool], *, parallel: bool,
                       payload: str | None = None) -> CallsGrammar:
