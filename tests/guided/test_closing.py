@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from tests.guided.helpers import allowed_ids, parse_calls
 from toolwire.formats.registry import registered_families
 from toolwire.guided import GuidedDecoding, Tool, ToolCallsSpec
-from toolwire.guided.constraint import CLOSING_ZONE
+from toolwire.guided.constraint import CLOSING_MARGIN
 from toolwire.guided.specs import JsonSpec
 
 TRIP = Tool("book_trip", {"type": "object", "properties": {
@@ -134,5 +134,5 @@ def test_near_the_limit_free_text_does_not_begin_a_call_that_could_not_end(guide
     shortest_call = compiled.closing.call_tokens(compiled().matcher)
     assert shortest_call > 20
     # Free text may open a call while one still fits, and not from then on.
-    assert opens_a_call.index(False) == 200 - shortest_call - CLOSING_ZONE
-    assert not any(opens_a_call[200 - shortest_call - CLOSING_ZONE:])
+    assert opens_a_call.index(False) == 200 - shortest_call - CLOSING_MARGIN
+    assert not any(opens_a_call[200 - shortest_call - CLOSING_MARGIN:])

@@ -103,10 +103,11 @@ class XGrammarConstraint:
         return self._break_loop(bitmask_row) or varied or restricted
 
     def _call_would_not_fit(self) -> bool:
-        """In free text near the limit, where a call begun now could not end (tool_choice auto)."""
+        """In free text near the limit, where a call begun now could end only as its shortest form
+        (tool_choice auto)."""
         if self._call_need is None or self._budget is None or not self._matcher.is_completed():
             return False
-        return self._budget - len(self.accepted) <= self._call_need + CLOSING_ZONE
+        return self._budget - len(self.accepted) <= self._call_need + CLOSING_MARGIN
 
     def _in_closing_zone(self) -> bool:
         if self._budget is None or self._closing is None or self._closing_next is None \
@@ -122,6 +123,10 @@ class XGrammarConstraint:
         if self._closing is None or self._budget is None:
             return None
         left = self._budget - len(self.accepted)
+        if self._first_need and 0 < left <= self._first_need + CLOSING_MARGIN and self._matcher.is_completed():
+            # Complete (a call written, more may follow): end now rather than begin one that could only
+            # end as its shortest form (empty strings, zeros).
+            return self._stop_token_ids
         since = len(self.accepted) - self._measured_at
         if left > self._need + CLOSING_MARGIN and since < REMEASURE_EVERY:
             return None
@@ -135,8 +140,7 @@ class XGrammarConstraint:
             if self._closing.no_call_opener is not None:
                 self._call_need = self._closing.call_tokens(self._matcher)
         if not completion:
-            # Complete (a call written, more may follow): end now rather than start one that cannot end.
-            return self._stop_token_ids if 0 < left <= self._first_need else None
+            return None
         self._need = len(completion)
         if len(completion) >= left:
             self._forced = completion
