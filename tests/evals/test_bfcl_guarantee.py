@@ -19,7 +19,7 @@ from toolwire.evals.bfcl.runner import EvalConfig, run_entries
 
 pytestmark = pytest.mark.slow
 
-SETS = [("simple_python", 30), ("multiple", 20), ("parallel", 10)]
+SETS = [("simple_python", 20), ("multiple", 12), ("parallel", 8)]
 MAX_TOKENS = 256
 
 

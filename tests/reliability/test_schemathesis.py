@@ -18,7 +18,7 @@ from tests.server.helpers import MODEL_ID
 pytestmark = pytest.mark.slow
 
 OPERATIONS = ["/v1/chat/completions", "/v1/completions", "/v1/responses", "/v1/messages", "/tokenize", "/detokenize"]
-EXAMPLES_PER_MODE = 42  # x 2 modes x 6 operations: about 500 requests
+EXAMPLES_PER_MODE = 30  # x 2 modes x 6 operations: 360 requests
 MAX_TOKENS, MAX_CHOICES = 8, 2
 LENGTH_FIELDS = ("max_tokens", "max_completion_tokens", "max_output_tokens", "min_tokens")
 SERVER_ERRORS_IN_STREAMS = ('"server_error"', '"internal_error"', '"api_error"')
