@@ -77,5 +77,5 @@ def test_no_generated_request_gets_a_5xx(hostile_server, schema, request):
     summary = f"schemathesis: {total} requests to {len(OPERATIONS)} operations, by status {dict(sorted(by_status.items()))}"
     request.node.user_properties.append(("schemathesis_requests", total))
     print("\n" + summary)
-    assert total >= 400, summary
+    assert total >= 2 * len(OPERATIONS) * EXAMPLES_PER_MODE, summary
     assert not any(status >= 500 for status in by_status), summary

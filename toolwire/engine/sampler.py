@@ -237,7 +237,7 @@ def _inverse_cdf(weights: torch.Tensor, uniforms: torch.Tensor) -> torch.Tensor:
 
 def _may_overflow(params) -> bool:
     """Whether penalties, temperature or bias may turn a finite logit infinite (or NaN)."""
-    return bool(params.logit_bias) or (not params.greedy and params.temperature < 1e-2) \
+    return bool(params.logit_bias) or (not params.greedy and not 1e-2 <= params.temperature <= 1e2) \
         or not 1e-2 <= params.repetition_penalty <= 1e2
 
 
