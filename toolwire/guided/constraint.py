@@ -19,9 +19,10 @@ from typing import Any
 
 import torch
 
+from toolwire.engine.constraint import set_allowed
 from toolwire.guided.closing import ShortestCompletion
 from toolwire.guided.repetition import RepetitionGuard
-from toolwire.guided.token_masks import TokenMasks
+from toolwire.guided.token_masks import TokenMasks, narrow
 from toolwire.guided.variation import VariationGuard
 
 # How many tokens of slack the completion is re-measured with every step; further from the limit it
@@ -82,20 +83,20 @@ class XGrammarConstraint:
             bitmask_row[self._width:] = 0
             bitmask_row = bitmask_row[:self._width]
         if self._matcher.is_terminated():
-            _allow_only(bitmask_row, self._stop_token_ids)
+            set_allowed(bitmask_row, self._stop_token_ids)
             return True
         forced = self._completion_due()
         if forced is not None:
-            _allow_only(bitmask_row, forced)
+            set_allowed(bitmask_row, forced)
             return True
         restricted = bool(self._matcher.fill_next_token_bitmask(bitmask_row))
         if self._call_would_not_fit():
-            _narrow(bitmask_row[:self._width], self._closing.no_call_opener[:self._width])
+            narrow(bitmask_row, self._closing.no_call_opener)
             restricted = True
         elif self._in_closing_zone():
             next_token = self._closing_next
             keep = bool(_allowed(bitmask_row, next_token))
-            bitmask_row[:self._width] &= self._closing.quiet_tokens[:self._width]
+            bitmask_row &= self._closing.quiet_tokens[:self._width]
             if keep:
                 _allow(bitmask_row, next_token)
             return True
@@ -210,19 +211,6 @@ class XGrammarConstraint:
         clone._call_need = self._call_need
         clone.accepted = list(self.accepted)
         return clone
-
-
-def _narrow(bitmask_row: torch.Tensor, allowed: torch.Tensor) -> None:
-    """bitmask_row &= allowed, unless that would leave nothing."""
-    narrowed = bitmask_row & allowed
-    if bool(narrowed.any()):
-        bitmask_row.copy_(narrowed)
-
-
-def _allow_only(bitmask_row: torch.Tensor, token_ids: list[int]) -> None:
-    bitmask_row.zero_()
-    for token_id in token_ids:
-        _allow(bitmask_row, token_id)
 
 
 def _allow(bitmask_row: torch.Tensor, token_id: int) -> None:

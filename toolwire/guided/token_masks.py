@@ -57,6 +57,16 @@ def _ends_mid_character(raw: bytes) -> bool:
     return False
 
 
+def narrow(bitmask_row: torch.Tensor, allowed: torch.Tensor) -> bool:
+    """bitmask_row &= allowed, unless that would leave no token; returns whether it narrowed."""
+    width = min(bitmask_row.shape[0], allowed.shape[0])
+    narrowed = bitmask_row[:width] & allowed[:width]
+    if not bool(narrowed.any()):
+        return False
+    bitmask_row[:width] = narrowed
+    return True
+
+
 def pack_bitmask(allowed: Sequence[bool]) -> torch.Tensor:
     width = (len(allowed) + 31) // 32
     bits = torch.tensor(list(allowed) + [False] * (32 * width - len(allowed)), dtype=torch.int64)

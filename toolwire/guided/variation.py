@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from toolwire.guided.token_masks import TokenMasks
+from toolwire.guided.token_masks import TokenMasks, narrow
 
 VARIANTS_IN_A_ROW = 3
 MIN_SENTENCE = 20
@@ -162,9 +162,4 @@ class VariationGuard:
             allowed = self._masks.no_end_then_separator  # in an item (a string, an object) of that array
         else:
             return False
-        width = allowed.shape[0]
-        narrowed = bitmask_row[:width] & allowed
-        if not bool(narrowed.any()):
-            return False
-        bitmask_row[:width] = narrowed
-        return True
+        return narrow(bitmask_row, allowed)
