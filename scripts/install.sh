@@ -28,3 +28,5 @@ if command -v npm >/dev/null 2>&1 && [ ! -d tests/node/node_modules/openai ]; th
     (cd tests/node && npm install --no-audit --no-fund --silent 2>&1 | grep -v "Unknown user config" || true)
 fi
 .venv/bin/python -c "import toolwire, torch; assert torch.__version__.startswith('2.13.0'), torch.__version__"
+# The GGUF block kernels, compiled for this CPU (cached in ~/.cache/toolwire; a later CPU change rebuilds).
+.venv/bin/python -c "from toolwire.models import native_kernels; native_kernels.library()"

@@ -90,10 +90,11 @@ def build_parser() -> argparse.ArgumentParser:
     engine.add_argument("--dtype", help="auto, float32, float16, bfloat16")
     engine.add_argument("--device", help="auto, cpu, cuda, cuda:N")
     engine.add_argument("--weights", metavar="KIND[/KIND]",
-                        help="CPU only: the weights the linear layers multiply with, DECODE/BATCH for batches "
-                             "of at most 4 tokens / bigger ones, each exact, bf16, int8 or int4. auto: int8 for "
-                             "decode, exact (or bf16 where the CPU multiplies bf16 natively) for batches. "
-                             "`exact` makes a greedy reply independent of what else is in the batch")
+                        help="the weights the linear layers multiply with. auto (default): as the file stores "
+                             "them, quantized GGUF blocks (Q4_0/Q4_1/Q8_0/Q4_K/Q5_K/Q6_K) kept and multiplied by "
+                             "their kernels on CPU; exact: every tensor expanded to --dtype. Opt-ins (CPU): "
+                             "DECODE/BATCH for batches of at most 4 tokens / bigger ones, each exact, bf16, int8 "
+                             "or int4")
     engine.add_argument("--block-size", type=int, help="tokens per KV-cache block")
     engine.add_argument("--kv-cache-memory", type=float, metavar="GIB", help="GiB given to the paged KV cache")
     engine.add_argument("--max-num-seqs", type=int, help="sequences decoded together at most")

@@ -9,6 +9,7 @@ import logging
 from typing import Any
 
 from toolwire.api.admission import Admission
+from toolwire.api.metrics import Metrics
 from toolwire.api.state import ServerState
 from toolwire.config import ServerConfig
 from toolwire.formats.base import ToolParser
@@ -117,6 +118,7 @@ def build_state(config: ServerConfig) -> ServerState:
         chat_template_origin=template.source, tool_parser_origin=parser_origin, guided=guided,
         auto_tool_constraint=config.auto_tool_constraint, reasoning_field=config.reasoning_field,
         responses_store_size=config.responses_store_size,
+        metrics=Metrics(served[0], kernel_choices=loaded.kernel_choices),
         admission=Admission(config.engine.max_num_seqs, config.max_queued_requests))
     engine.observe_queue_time(state.metrics.record_queue_time)
     return state

@@ -1,15 +1,24 @@
-"""The default model, SmolLM2-135M-Instruct from its Q4_1 GGUF, against transformers reading the same file."""
+"""The default model, SmolLM2-135M-Instruct from its Q4_1 GGUF, against transformers reading the same file.
+
+Two ways of loading it: `weights="exact"` expands every tensor to float32 (torch's matmul), the
+default keeps the file's Q4_1 / Q8_0 blocks and multiplies with the block kernels. Both equal
+transformers (which dequantizes the file) token for token; the kernels' logits within 1e-3, the
+float32 summation order being theirs.
+"""
 
 from __future__ import annotations
 
 
+import httpx
 import pytest
 import torch
 from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 from transformers.modeling_gguf_pytorch_utils import load_gguf_checkpoint
 
 from tests.models.paged import PagedLayout
+from tests.server.helpers import LiveServer
 from toolwire.models import default_model_path, load_model
+from toolwire.models.linear import Linear
 
 pytestmark = pytest.mark.slow
 
@@ -20,6 +29,11 @@ NEW_TOKENS = 48
 @pytest.fixture(scope="module")
 def smollm2():
     return load_model(None, device="cpu", weights="exact", progress=False)
+
+
+@pytest.fixture(scope="module")
+def smollm2_blocks():
+    return load_model(None, device="cpu", progress=False)
 
 
 @pytest.fixture(scope="module")
@@ -90,12 +104,48 @@ def test_default_model_metadata(smollm2):
     assert "<|im_start|>" in smollm2.chat_template
 
 
-def test_greedy_tokens_match_transformers(smollm2, hf_smollm2):
-    prompt = prompt_ids(smollm2)
-    ours, our_logits = our_greedy(smollm2, prompt, NEW_TOKENS)
+@pytest.mark.parametrize("weights", ["exact", "blocks"])
+def test_greedy_tokens_match_transformers(request, weights, hf_smollm2):
+    loaded = request.getfixturevalue("smollm2" if weights == "exact" else "smollm2_blocks")
+    prompt = prompt_ids(loaded)
+    ours, our_logits = our_greedy(loaded, prompt, NEW_TOKENS)
     theirs, their_logits = hf_greedy(hf_smollm2, prompt, NEW_TOKENS)
     torch.testing.assert_close(our_logits, their_logits, atol=1e-3, rtol=0)
-    assert ours == theirs, (smollm2.tokenizer.decode(ours), smollm2.tokenizer.decode(theirs))
+    assert ours == theirs, (loaded.tokenizer.decode(ours), loaded.tokenizer.decode(theirs))
+
+
+def test_quantized_file_stays_quantized(smollm2_blocks):
+    """Memory: the file's blocks, no float copy of any matrix (the 98 MB file would be 540 MB)."""
+    model = smollm2_blocks.model
+    linears = [m for m in model.modules() if isinstance(m, Linear)]
+    assert all(m.quantized is not None and m.weight.numel() == 0 for m in linears)
+    assert model.embed_tokens.numel() == 0 and model.lm_head.quantized is model.quantized_embeddings
+    held = {id(p.blocks): p.blocks.numel() for m in linears for p in m.quantized.parts}
+    file_bytes = default_model_path().stat().st_size
+    assert 0.9 * file_bytes < sum(held.values()) < 1.2 * file_bytes
+    assert {p.type_name for m in linears for p in m.quantized.parts} == {"Q4_1", "Q8_0"}
+    assert smollm2_blocks.kernel_choices is not None and len(smollm2_blocks.kernel_choices.paths) == 5
+
+
+def test_served_greedy_completion_matches_transformers(hf_smollm2):
+    """`toolwire serve --dtype float32` as a user starts it (the default weights: the file's blocks):
+    /v1/completions at temperature 0 continues a prompt with transformers' greedy tokens, and
+    /metrics names the matmul path each weight takes."""
+    tokenizer = AutoTokenizer.from_pretrained(str(default_model_path().parent), gguf_file=default_model_path().name)
+    prompt = tokenizer("The three primary colors are", add_special_tokens=False)["input_ids"]
+    expected, _ = hf_greedy(hf_smollm2, prompt, 24)
+    server = LiveServer("smollm2-f32", ["--dtype", "float32", "--no-repetition-guard", "--kv-cache-memory", "0.05",
+                                         "--max-model-len", "512"]).start()
+    try:
+        response = httpx.post(server.base_url + "/completions", timeout=120, json={
+            "prompt": prompt, "temperature": 0, "max_tokens": 24, "ignore_eos": True, "logprobs": 1})
+        metrics = httpx.get(server.url + "/metrics", timeout=30).text
+    finally:
+        server.stop()
+    assert response.status_code == 200, response.text
+    served = response.json()["choices"][0]["logprobs"]["tokens"]
+    assert served == [tokenizer.decode([t]) for t in expected], (served, tokenizer.decode(expected))
+    assert 'toolwire_quantized_matmul_path_info{' in metrics and 'weight="Q4_1 [3072, 576]"' in metrics
 
 
 def test_tokenizer_matches_transformers_gguf_conversion(smollm2):

@@ -92,8 +92,9 @@ _ENGINE_COUNTERS = (
 class Metrics:
     """The server's metrics; `engine_stats` returns the engine's gauges as a dict when scraped."""
 
-    def __init__(self, model_name: str):
+    def __init__(self, model_name: str, kernel_choices: Any = None):
         self.model_name = model_name
+        self.kernel_choices = kernel_choices  # models.kernel_choice.KernelChoices, when weights are kept quantized
         self._lock = threading.Lock()
         self.requests = Counter("toolwire_requests_total", "HTTP requests by endpoint and status code.")
         self.request_latency = Histogram(
@@ -154,6 +155,23 @@ class Metrics:
         with self._lock:
             self.queue_time.observe(seconds, model=self.model_name)
 
+    def _kernel_lines(self) -> list[str]:
+        """Which matmul path each quantized weight takes, as chosen at start-up (an info metric:
+        the labels are the facts, the value is 1)."""
+        choices = self.kernel_choices
+        if choices is None:
+            return []
+        name = "toolwire_quantized_matmul_path_info"
+        lines = [f"# HELP {name} The matmul path (fused, tiled or dense) each quantized weight layout and "
+                 f"shape takes from from_rows token rows on, as timed at start-up.",
+                 f"# TYPE {name} gauge"]
+        for weight, paths in choices.paths.items():
+            for rows, path in paths:
+                labels = (("model", self.model_name), ("weight", weight), ("cpu", choices.cpu),
+                          ("threads", str(choices.threads)), ("from_rows", str(rows)), ("path", path))
+                lines.append(f"{name}{_labels(labels)} 1")
+        return lines
+
     def render(self, engine_stats: dict[str, Any] | None = None) -> str:
         """The exposition text; engine_stats are the engine's gauges, read by the caller."""
         with self._lock:
@@ -178,6 +196,7 @@ class Metrics:
             if key in stats and stats[key] is not None:
                 lines += [f"# HELP {name} {help_text}", f"# TYPE {name} gauge",
                           f"{name}{_labels(labels)} {_number(float(stats[key]))}"]
+        lines += self._kernel_lines()
         for name, help_text, key in _ENGINE_COUNTERS:
             if stats.get(key) is not None:
                 lines += [f"# HELP {name} {help_text}", f"# TYPE {name} counter",

@@ -24,6 +24,11 @@ requests do not share a cacheable prefix beyond the chat template), or the text 
 `--tools weather` adds a weather tool and asks about a city; `--tools bfcl` sends BFCL simple_python
 questions with their tools (the prompt length options do not apply then).
 
+With `--against URL` the same load (same prompts, same levels) then runs against a second server,
+one after the other, never both at once; the output adds its table and, per level, the ratios
+first / second of output tokens/s and prompt tokens/s and second / first of TTFT and TPOT p50
+(above 1: the first server is better), and the summary holds both runs and the ratios.
+
 The table goes to stdout, the progress bar to stderr, and the last line of stdout is the summary
 as one JSON object.
 """
@@ -264,6 +269,7 @@ def level_figures(concurrency: int, requests: int, duration_s: float, records: l
         "duration_s": round(duration_s, 3),
         "output_tokens": output_tokens,
         "output_tokens_per_s": round(output_tokens / duration_s, 2) if duration_s > 0 else None,
+        "prompt_tokens_per_s": round(sum(prompt_tokens) / duration_s, 2) if duration_s > 0 and prompt_tokens else None,
         "requests_per_s": round(len(ok) / duration_s, 3) if duration_s > 0 else None,
         "ttft_ms": _stats([r.ttft_s for r in ok if r.ttft_s is not None]),
         "tpot_ms": _stats([t for r in ok if (t := r.tpot_s) is not None]),
@@ -326,6 +332,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--base-url", required=True,
                    help="the server's OpenAI base URL, e.g. http://127.0.0.1:8000/v1 (a bare host:port gets /v1)")
     p.add_argument("--model", help="model name to send (default: the first of GET /v1/models)")
+    p.add_argument("--against", metavar="URL",
+                   help="then run the same load against this second server and print the ratios")
+    p.add_argument("--against-model", help="model name for --against (default: the first of its /v1/models)")
     p.add_argument("--api-key", help="bearer token (default: $OPENAI_API_KEY, else none)")
     p.add_argument("--concurrency", nargs="+", default=["1"], metavar="N",
                    help="one or more concurrency levels, e.g. `--concurrency 1 8 32` or `1,8,32` (default: 1)")
@@ -376,6 +385,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.tool_choice and args.tools == "none":
         parser.error("--tool-choice needs --tools weather or --tools bfcl")
     args.base_url = normalize_base_url(args.base_url)
+    if args.against:
+        args.against = normalize_base_url(args.against)
     return args
 
 
@@ -416,23 +427,57 @@ def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f}ms"
 
 
-async def run(args: argparse.Namespace) -> dict[str, Any]:
+# Per level: (figure, path in the level's figures, True when higher is better).
+COMPARED = (("output_tokens_per_s", ("output_tokens_per_s",), True),
+            ("prompt_tokens_per_s", ("prompt_tokens_per_s",), True),
+            ("ttft_p50", ("ttft_ms", "p50"), False),
+            ("tpot_p50", ("tpot_ms", "p50"), False))
+
+
+def ratios(first: dict[str, Any], second: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per concurrency level, how many times better the first server is (above 1: better)."""
+    out = []
+    for a, b in zip(first["levels"], second["levels"]):
+        row: dict[str, Any] = {"concurrency": a["concurrency"]}
+        for name, path, higher_is_better in COMPARED:
+            x, y = a, b
+            for key in path:
+                x, y = (x or {}).get(key), (y or {}).get(key)
+            if x and y:
+                row[name] = round(x / y if higher_is_better else y / x, 3)
+            else:
+                row[name] = None
+        out.append(row)
+    return out
+
+
+def ratio_table(rows: list[dict[str, Any]], first: str, second: str) -> str:
+    header = ["conc", "out tok/s", "prompt tok/s", "TTFT p50", "TPOT p50"]
+    body = [[r["concurrency"], *(_num(r[name], 2) + ("x" if r[name] is not None else "") for name, _, _ in COMPARED)]
+            for r in rows]
+    widths = [max(len(str(r[i])) for r in [header, *body]) for i in range(len(header))]
+    lines = [f"{first} against {second} (above 1x: {first} is better)"]
+    lines += ["  ".join(str(c).rjust(w) for c, w in zip(r, widths)) for r in [header, *body]]
+    return "\n".join(lines)
+
+
+async def run(args: argparse.Namespace, base_url: str | None = None, model: str | None = None) -> dict[str, Any]:
     headers = auth_headers(args.api_key)
-    model = args.model
+    base_url = base_url or args.base_url
     if not model:
         async with httpx.AsyncClient(timeout=30, headers=headers) as client:
-            model = await first_model(client, args.base_url)
+            model = await first_model(client, base_url)
     total = sum(requests_for(args, c) for c in args.concurrency)
     prompts, tools, source = build_prompts(args, total + 1)  # prompt 0 is the probe's
     workload = Workload(model=model, max_tokens=args.max_tokens, temperature=args.temperature, prompts=prompts,
                         tools=tools, tool_choice=tool_choice_value(args.tool_choice),
                         ignore_eos=args.ignore_eos, include_usage=args.include_usage)
-    notes = await probe(args.base_url, workload, headers, args.timeout) if args.probe else []
+    notes = await probe(base_url, workload, headers, args.timeout) if args.probe else []
     levels, records = [], []
     first_index = 1
     for concurrency in args.concurrency:
         count = requests_for(args, concurrency)
-        figures, level_records = await run_level(args.base_url, workload, concurrency, count, headers=headers,
+        figures, level_records = await run_level(base_url, workload, concurrency, count, headers=headers,
                                                  timeout_s=args.timeout, first_index=first_index,
                                                  progress=not args.quiet)
         first_index += count
@@ -443,7 +488,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             for record in records:
                 handle.write(json.dumps({**asdict(record), "tpot_s": record.tpot_s}) + "\n")
     return {
-        "base_url": args.base_url,
+        "base_url": base_url,
         "model": model,
         "max_tokens": args.max_tokens,
         "prompt": source,
@@ -461,13 +506,19 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        summary = asyncio.run(run(args))
+        summary = asyncio.run(run(args, model=args.model))
+        print(table(summary), flush=True)
+        if args.against:
+            against = asyncio.run(run(args, args.against, args.against_model))
+            print(table(against))
+            compared = ratios(summary, against)
+            print(ratio_table(compared, args.base_url, args.against))
+            summary = {**summary, "against": against, "ratios": compared}
     except (httpx.HTTPError, RuntimeError, OSError, ValueError) as exc:
         print(f"toolwire bench: error: {exc}", file=sys.stderr)
         return 1
     if args.output:
         args.output.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-    print(table(summary))
     print(json.dumps(summary), flush=True)
     return 0
 

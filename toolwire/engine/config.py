@@ -13,7 +13,7 @@ class EngineConfig:
     model: str | None = None
     dtype: str = "auto"
     device: str = "auto"
-    # CPU only: the weights the linear layers multiply with (toolwire.models.load_model's `weights`).
+    # The weights the linear layers multiply with (toolwire.models.load_model's `weights`).
     weights: str = "auto"
     block_size: int = 16
     # GiB of memory given to the paged KV cache.

@@ -1,11 +1,11 @@
 """Micro-benchmark of the bare model: greedy decode loops through `forward` over a paged KV cache.
 
-    python -m toolwire.models.benchmark [--model PATH] [--batch 1 8 32] [--weights exact/exact int8/bf16 ...]
+    python -m toolwire.models.benchmark [--model PATH] [--batch 1 8 32] [--weights auto exact int8/bf16 ...]
 
 Prints one JSON line per (weights, batch size): decode tokens per second (all sequences together,
-logits and argmax included), and the prefill rate. `--weights DECODE/BATCH`: the weights used for
-batches of at most --decode-max-rows rows / for bigger ones (see LlamaForCausalLM.set_matmul_weights).
-No engine, scheduler or sampler.
+logits and argmax included), and the prefill rate. `--weights`: as `toolwire serve --weights`
+("auto": the file's own weights, quantized GGUF blocks included; DECODE/BATCH: the weights used
+for batches of at most --decode-max-rows rows / for bigger ones). No engine, scheduler or sampler.
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=None, help="GGUF file or HF folder (default: SmolLM2-135M GGUF)")
     parser.add_argument("--batch", type=int, nargs="+", default=[1, 8, 32])
-    parser.add_argument("--weights", nargs="+", default=["exact/exact", "int8/exact", "int8/bf16", "bf16/bf16"])
+    parser.add_argument("--weights", nargs="+", default=["auto", "exact"])
     parser.add_argument("--decode-max-rows", type=int, default=None)
     parser.add_argument("--prompt-len", type=int, default=64)
     parser.add_argument("--steps", type=int, default=32)
@@ -81,12 +81,13 @@ def main(argv: list[str] | None = None) -> None:
     from toolwire.models import load_model
     from toolwire.models.llama import DEFAULT_DECODE_MAX_ROWS
 
-    loaded = load_model(args.model, device="cpu", weights="exact", progress=False)
     max_rows = args.decode_max_rows or DEFAULT_DECODE_MAX_ROWS
     for weights in args.weights:
-        decode, batch = weights.split("/")
-        with torch.inference_mode():
-            loaded.model.set_matmul_weights(decode, batch, max_rows)
+        loaded = load_model(args.model, device="cpu", weights="auto" if weights == "auto" else "exact", progress=False)
+        if weights != "auto":
+            decode, _, batch = weights.partition("/")
+            with torch.inference_mode():
+                loaded.model.set_matmul_weights(decode, batch or decode, max_rows)
         for batch_size in args.batch:
             result = run_decode(loaded.model, batch_size, args.prompt_len, args.steps)
             print(json.dumps({"weights": weights, "decode_max_rows": max_rows, "threads": args.threads, **result}),

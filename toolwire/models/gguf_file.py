@@ -112,6 +112,12 @@ class GGUFFile:
                 raise GGUFFormatError(f"tensor {info.name} runs past the end of the file (truncated?)")
         return metadata, tensors
 
+    def raw_rows(self, name: str) -> torch.Tensor:
+        """A 2-D tensor's bytes as stored, [rows, row_bytes] uint8, without a copy (a view of the file)."""
+        info = self.tensors[name]
+        raw = self._map[info.offset:info.offset + info.nbytes]
+        return torch.from_numpy(np.asarray(raw)).view(info.shape[0], -1)
+
     def tensor(self, name: str) -> torch.Tensor:
         """The tensor as float32, in numpy (row-major) shape."""
         info = self.tensors[name]

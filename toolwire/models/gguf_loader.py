@@ -11,6 +11,7 @@ from toolwire.models.architectures import config_from_gguf
 from toolwire.models.config import ModelConfig
 from toolwire.models.gguf_file import GGUFFile
 from toolwire.models.gguf_tokenizer import tokenizer_from_gguf
+from toolwire.models.quantized import KERNEL_TYPES, QuantizedTensor
 
 _GLOBAL_NAMES = {
     "model.embed_tokens.weight": "token_embd.weight",
@@ -99,6 +100,23 @@ class GGUFCheckpoint:
         elif name.endswith("ffn_gate_inp_shexp.weight") and tensor.dim() == 1:
             tensor = tensor.unsqueeze(0)  # HF's shared_expert_gate is a [1, hidden] nn.Linear weight
         return tensor
+
+    def quantized_tensor(self, hf_name: str) -> QuantizedTensor | None:
+        """The tensor in its file layout, when that is a quantized one with kernels (else None)."""
+        name = gguf_tensor_name(hf_name)
+        info = self.file.tensors.get(name)
+        if info is None or len(info.shape) != 2 or int(info.qtype) not in KERNEL_TYPES:
+            return None
+        rows = self.file.raw_rows(name)
+        if self._permuted and name.endswith("attn_q.weight"):
+            rows = _unpermute(rows, self.config.num_heads).contiguous()
+        elif self._permuted and name.endswith("attn_k.weight"):
+            rows = _unpermute(rows, self.config.num_kv_heads).contiguous()
+        return QuantizedTensor(int(info.qtype), rows)
+
+    @property
+    def file_bytes(self) -> int:
+        return self.path.stat().st_size
 
     def tokenizer(self):
         return tokenizer_from_gguf(self.metadata, self.path)

@@ -1,15 +1,12 @@
-"""Linear layers whose matmul path depends on how many rows the batch has.
+"""Linear layers: the weight as loaded, a GGUF file's quantized blocks, or an opted-into compact copy.
 
-A decode step of a few sequences is a matrix-vector product: it is bound by how many bytes of weight
-it reads, so on CPU a compact copy of the weight (int8, int4, bf16) runs it several times faster.
-Bigger batches are compute bound: they use the exact weight, or a bf16 copy on CPUs that multiply
-bf16 natively (AVX512-BF16/AMX), where it is 2-3x faster than fp32. `Linear.set_kernels` picks the
-two paths; "exact" is the weight as loaded (fp32 on CPU), which the accuracy tests use.
+By default a layer multiplies with its weight as loaded (`weight`), or, for a tensor a GGUF file
+stores quantized, with those blocks as they are (`quantized`, see quantized.py). The compact copies
+(int8, int4, bf16) are opt-ins that trade accuracy for speed: `Linear.set_kernels` picks one for
+batches of a few rows (decode: bound by the bytes of weight read) and one for bigger batches.
 """
 
 from __future__ import annotations
-
-import functools
 
 import torch
 import torch.nn.functional as F
@@ -66,17 +63,6 @@ class Int4Weight:
             x.to(torch.bfloat16), self.weight, INT4_GROUP_SIZE, self.scales_and_zeros).to(x.dtype)
 
 
-@functools.cache
-def cpu_has_native_bf16() -> bool:
-    """AVX512-BF16 or AMX: bf16 matmuls run faster than fp32 ones (elsewhere much slower)."""
-    try:
-        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as cpuinfo:
-            flags = next((line for line in cpuinfo if line.startswith("flags")), "").split()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
-
-
 def make_compact(weight: torch.Tensor, kind: str):
     if kind == "bf16":
         return Bf16Weight(weight)
@@ -97,19 +83,30 @@ class Linear(torch.nn.Module):
                      if bias else None)
         self.small = self.large = None  # None: the exact weight
         self.small_max_rows = 0
+        self.quantized = None  # a QuantizedWeight: the file's blocks, used instead of `weight`
 
     def set_kernels(self, small: str, small_max_rows: int, large: str, keep_exact: bool = True) -> None:
         """Batches of at most small_max_rows rows use a `small` copy of the weight, bigger ones a `large`
         copy. Without keep_exact, the exact weight is freed when neither path needs it."""
         if self.weight is None:
             raise RuntimeError("the exact weights were freed when the model was loaded; load it again")
-        self.small = None if small == EXACT else make_compact(self.weight.data, small)
-        self.large = None if large == EXACT else make_compact(self.weight.data, large)
+        if self.quantized is not None and EXACT not in (small, large):
+            weight = self.quantized.dequantize()
+            self.quantized = None
+        elif self.quantized is not None:
+            raise ValueError("a layer kept in its file's quantized blocks has no exact weight to fall back to")
+        else:
+            weight = self.weight.data
+        self.small = None if small == EXACT else make_compact(weight, small)
+        self.large = None if large == EXACT else make_compact(weight, large)
         self.small_max_rows = small_max_rows
         if not keep_exact and self.small is not None and self.large is not None:
             self.weight = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.quantized is not None:
+            y = self.quantized.matmul(x)
+            return y if self.bias is None else y + self.bias
         kernel = self.small if x.shape[0] <= self.small_max_rows else self.large
         if kernel is None:
             return F.linear(x, self.weight, self.bias)

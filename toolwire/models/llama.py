@@ -17,6 +17,7 @@ from toolwire.models.attention import AttentionMetadata, select_attention_backen
 from toolwire.models.config import ModelConfig
 from toolwire.models.kv_cache import PagedKVCache, allocate_kv_cache, kv_cache_bytes_per_block
 from toolwire.models.linear import EXACT, Linear
+from toolwire.models.quantized import QuantizedTensor, QuantizedWeight
 from toolwire.models.rotary import RotaryEmbedding, apply_rotary
 
 # The largest batch (in token rows) that takes the decode path of the linear layers.
@@ -122,6 +123,8 @@ class LlamaForCausalLM(torch.nn.Module):
         self.attention = select_attention_backend(config.num_heads, config.num_kv_heads, config.head_dim,
                                                   config.attention_scale, set(config.layer_windows), device)
         self.matmul_weights = MatmulWeights(EXACT, EXACT, 0)
+        self.quantized_embeddings: QuantizedWeight | None = None
+        self._kept_quantized: set[int] = set()  # ids of the parameters whose file blocks are used instead
 
     def make_layer(self, config: ModelConfig, layer: int, device, dtype) -> torch.nn.Module:
         """Layer `layer`; families override it (another MLP, another attention)."""
@@ -131,7 +134,10 @@ class LlamaForCausalLM(torch.nn.Module):
 
     def forward(self, batch: ForwardBatch, kv_cache: PagedKVCache) -> torch.Tensor:
         """All new tokens of the step -> their final hidden states [T, hidden] (after the last norm)."""
-        x = F.embedding(batch.input_ids, self.embed_tokens)
+        if self.quantized_embeddings is not None:
+            x = self.quantized_embeddings.rows(batch.input_ids)
+        else:
+            x = F.embedding(batch.input_ids, self.embed_tokens)
         if self.config.embedding_multiplier != 1.0:
             x = x * self.config.embedding_multiplier
         cos, sin = self.rotary.cos_sin(batch.positions, x.dtype)
@@ -221,9 +227,39 @@ class LlamaForCausalLM(torch.nn.Module):
                      (mlp.down_proj.bias, [prefix + "down_proj.bias"])]
         return plan
 
+    def keep_quantized(self, get: Callable[[str], QuantizedTensor | None]) -> list[QuantizedWeight]:
+        """Before load_weights: every linear layer (and the embeddings) whose tensors `get` has in a
+        quantized layout with kernels multiplies with those blocks instead of a float copy, which is
+        then never filled. Returns the weights kept so."""
+        linears = {id(m.weight): m for m in self.modules() if isinstance(m, Linear) and m.weight is not None}
+        kept = []
+        for param, names in self.weight_plan():
+            is_embedding = param is self.embed_tokens
+            if param.dim() != 2 or not (is_embedding or id(param) in linears):
+                continue
+            parts = [get(name) for name in names]
+            if any(part is None for part in parts) or (is_embedding and len(parts) != 1):
+                continue
+            weight = QuantizedWeight(parts, in_features=param.shape[1])
+            if weight.out_features != param.shape[0] or any(p.columns != param.shape[1] for p in parts):
+                raise ValueError(f"tensors {', '.join(names)} do not fit {tuple(param.shape)} "
+                                 f"(the config disagrees with the weights)")
+            if is_embedding:
+                self.quantized_embeddings = weight
+                if self.config.tie_word_embeddings:
+                    self.lm_head.quantized = weight
+            else:
+                linears[id(param)].quantized = weight
+            param.data = torch.empty(0, dtype=param.dtype, device=param.device)
+            self._kept_quantized.add(id(param))
+            kept.append(weight)
+        return kept
+
     def load_weights(self, get: Callable[[str], torch.Tensor]) -> None:
         """Fill every parameter from `get(hf_tensor_name)`, which returns a tensor in HF layout."""
         for param, names in self.weight_plan():
+            if id(param) in self._kept_quantized:
+                continue
             target, start = param.data, 0
             for name in names:
                 tensor = get(name)

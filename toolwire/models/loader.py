@@ -18,7 +18,9 @@ import torch
 from toolwire.models.architectures import model_class_for
 from toolwire.models.config import ModelConfig
 from toolwire.models.errors import ModelLoadError
-from toolwire.models.linear import EXACT, KINDS, cpu_has_native_bf16
+from toolwire.models.kernel_choice import KernelChoices, choose_paths
+from toolwire.models.linear import EXACT, KINDS
+from toolwire.models.quantized import QuantizedWeight
 from toolwire.models.llama import DEFAULT_DECODE_MAX_ROWS, LlamaForCausalLM
 
 logger = logging.getLogger("toolwire.models")
@@ -38,6 +40,7 @@ class LoadedModel:
     eos_token_ids: set[int]
     source: str  # the file or folder the model came from
     name: str  # the default served model name
+    kernel_choices: KernelChoices | None = None  # the quantized weights' matmul paths, when any are kept
 
 
 def default_model_path() -> Path:
@@ -83,11 +86,13 @@ def resolve_dtype(dtype: str | torch.dtype, device: torch.device) -> torch.dtype
 
 def load_model(model: str | None = None, dtype: str | torch.dtype = "auto", device: str | torch.device = "auto",
                progress: bool = True, weights: str = "auto") -> LoadedModel:
-    """weights (CPU only): what the linear layers multiply with, "DECODE/BATCH": DECODE for batches
-    of at most DEFAULT_DECODE_MAX_ROWS token rows, BATCH for bigger ones, each one of exact (the
-    weights as loaded; alias fp32), bf16, int8, int4. One kind alone means it for both. "auto":
-    int8/bf16 where the CPU multiplies bf16 natively, else int8/exact. "exact": the exact model, as
-    the accuracy tests use it. Exact weights that neither path uses are not kept in memory."""
+    """weights: what the linear layers multiply with. "auto" (faithful): the weights as stored, in
+    `dtype`; a GGUF tensor stored quantized (Q4_0, Q4_1, Q8_0, Q4_K, Q5_K, Q6_K) stays in its blocks
+    and is multiplied by kernels for its layout (on CPU with float32 activations; elsewhere it is
+    expanded to `dtype` at load). "exact" (alias fp32): every weight expanded to `dtype` at load.
+    Opt-ins (CPU only), "DECODE/BATCH": DECODE for batches of at most DEFAULT_DECODE_MAX_ROWS
+    token rows, BATCH for bigger ones, each one of exact, bf16, int8, int4; one kind alone means it
+    for both. Exact weights that neither path uses are not kept in memory."""
     started = time.perf_counter()
     log = logger.info if progress else logger.debug
     device = resolve_device(device)
@@ -106,8 +111,10 @@ def load_model(model: str | None = None, dtype: str | torch.dtype = "auto", devi
         if chat_template and not getattr(tokenizer, "chat_template", None):
             tokenizer.chat_template = chat_template
         log("tokenizer ready: %d tokens (%.1f s)", len(tokenizer), time.perf_counter() - started)
-        llm = _build_model(checkpoint, device, dtype)
+        keep_quantized = weights == "auto" and device.type == "cpu" and dtype == torch.float32
+        llm, kept = _build_model(checkpoint, device, dtype, keep_quantized)
         log("weights loaded (%.1f s)", time.perf_counter() - started)
+        kernel_choices = _choose_kernels(checkpoint, kept, log)
     except ModelLoadError:
         raise
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
@@ -122,15 +129,13 @@ def load_model(model: str | None = None, dtype: str | torch.dtype = "auto", devi
         eos.add(tokenizer.eos_token_id)
     log("model %s ready in %.1f s", checkpoint.name, time.perf_counter() - started)
     return LoadedModel(model=llm, tokenizer=tokenizer, chat_template=chat_template, config=checkpoint.config,
-                       eos_token_ids=eos, source=str(path), name=checkpoint.name)
+                       eos_token_ids=eos, source=str(path), name=checkpoint.name, kernel_choices=kernel_choices)
 
 
 def resolve_matmul_weights(weights: str, device: torch.device, dtype: torch.dtype) -> tuple[str, str]:
     """"auto", "exact", "int8", "int8/bf16", ... -> (decode kind, batch kind)."""
     if weights == "auto":
-        if device.type != "cpu":
-            return EXACT, EXACT
-        decode, batch = "int8", ("bf16" if cpu_has_native_bf16() else EXACT)
+        return EXACT, EXACT
     else:
         parts = weights.split("/") * (2 if "/" not in weights else 1)
         if len(parts) != 2 or any(p not in WEIGHT_KINDS for p in parts):
@@ -187,8 +192,28 @@ def _open_checkpoint(path: Path):
         raise ModelLoadError(f"{path}: {exc}") from None
 
 
-def _build_model(checkpoint, device: torch.device, dtype: torch.dtype) -> LlamaForCausalLM:
+def _build_model(checkpoint, device: torch.device, dtype: torch.dtype,
+                 keep_quantized: bool) -> tuple[LlamaForCausalLM, list[QuantizedWeight]]:
     with torch.inference_mode():
         model = model_class_for(checkpoint.config)(checkpoint.config, device=device, dtype=dtype)
+        quantized_source = getattr(checkpoint, "quantized_tensor", None)
+        kept = model.keep_quantized(quantized_source) if keep_quantized and quantized_source else []
         model.load_weights(checkpoint.tensor)
-    return model.eval()
+    return model.eval(), kept
+
+
+# The most token rows one step multiplies that the kernel timing covers (larger ones take the
+# choice made for this many).
+KERNEL_CHOICE_MAX_ROWS = 512
+
+
+def _choose_kernels(checkpoint, kept: list[QuantizedWeight], log) -> KernelChoices | None:
+    if not kept:
+        return None
+    unique = {id(w.parts[0].blocks): w for w in kept}  # tied embeddings are one weight
+    held = sum(w.nbytes for w in unique.values())
+    log("quantized weights kept in their GGUF blocks: %.1f MB (the file: %.1f MB)", held / 1e6,
+        checkpoint.file_bytes / 1e6)
+    choices = choose_paths(list(unique.values()), KERNEL_CHOICE_MAX_ROWS)
+    log("%s", choices.summary())
+    return choices
