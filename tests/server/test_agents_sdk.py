@@ -38,7 +38,7 @@ def test_agent_calls_its_tool_and_finishes(server):
         tools=[get_weather], tool_use_behavior="run_llm_again",
         model=OpenAIResponsesModel(model="SmolLM2-135M-Instruct", openai_client=client),
         # required on the first turn; the SDK resets tool_choice after a tool call so the model can answer
-        model_settings=ModelSettings(tool_choice="required", temperature=0, max_tokens=96,
+        model_settings=ModelSettings(tool_choice="required", temperature=0, max_tokens=256,
                                      parallel_tool_calls=False),
     )
 
