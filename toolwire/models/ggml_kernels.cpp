@@ -434,8 +434,6 @@ extern "C" {
 
 int tw_supports(int format) { return dequantizer_for(format) != nullptr; }
 
-int tw_vector_bytes() { return kVectorBytes; }
-
 // The threads the loops run on, the caller's included (torch.get_num_threads()).
 void tw_set_threads(int threads) { pool.resize(threads); }
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import torch
 
 from toolwire.models import native_kernels
-from toolwire.models.quantized import DENSE, PATHS, QuantizedWeight
+from toolwire.models.quantized import PATHS, QuantizedWeight
 
 logger = logging.getLogger("toolwire.models")
 

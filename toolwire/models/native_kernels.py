@@ -139,8 +139,8 @@ def dequantize(ggml_type: int, blocks: torch.Tensor, k: int, rows: torch.Tensor 
     """The float32 rows of blocks [N, row_bytes] (all, or those `rows` names, int64)."""
     n = blocks.shape[0] if rows is None else rows.numel()
     out = torch.empty(n, k, dtype=torch.float32) if out is None else out
-    ids = 0 if rows is None else rows.data_ptr()
-    status = library().tw_dequantize(ggml_type, blocks.data_ptr(), blocks.stride(0), k, ids or None, n,
+    ids = None if rows is None else rows.data_ptr()
+    status = library().tw_dequantize(ggml_type, blocks.data_ptr(), blocks.stride(0), k, ids, n,
                                      out.data_ptr())
     if status != 0:
         raise ValueError(f"GGML type {ggml_type} has no kernel")
